@@ -1,0 +1,55 @@
+# envmon's build and test entry points. `make test` is what CI runs
+# (.ci/run): it installs what the integration tests need, then runs go vet,
+# the unit tests with -race and the integration tests against real
+# Mosquitto and InfluxDB 1.8.10 processes.
+
+GO          ?= go
+TOOLS_DIR   ?= $(HOME)/.cache/envmon/tools
+INFLUXD     := $(TOOLS_DIR)/influxd
+INFLUXD_VERSION := v1.8.10
+MOSQUITTO   := $(shell command -v mosquitto 2>/dev/null || ls /usr/sbin/mosquitto 2>/dev/null)
+GOTEST_FLAGS ?=
+
+export ENVMON_INFLUXD := $(INFLUXD)
+
+.PHONY: all build test unit vet fmt tools mosquitto bench clean
+
+all: build
+
+build:
+	$(GO) build -o envmon ./cmd/envmon
+
+test: tools fmt vet
+	$(GO) test -race -count=1 -timeout 20m $(GOTEST_FLAGS) ./...
+
+# unit runs only the fast tests, skipping those that start servers.
+unit:
+	$(GO) test -race -short ./...
+
+vet:
+	$(GO) vet ./...
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+tools: $(INFLUXD) mosquitto
+
+# influxd 1.8.10 is pure Go; it builds in about a minute and is cached.
+$(INFLUXD):
+	@mkdir -p $(TOOLS_DIR)
+	@echo "installing influxd $(INFLUXD_VERSION) into $(TOOLS_DIR) (about a minute, once)"
+	cd $(TOOLS_DIR) && GOFLAGS= GOBIN=$(TOOLS_DIR) $(GO) install github.com/influxdata/influxdb/cmd/influxd@$(INFLUXD_VERSION)
+
+mosquitto:
+	@if [ -z "$(MOSQUITTO)" ] || ! command -v mosquitto_pub >/dev/null 2>&1; then \
+		echo "installing mosquitto from Debian"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq mosquitto mosquitto-clients; \
+	fi
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -f envmon

@@ -1,0 +1,372 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/envmon/envmon/ingest/qc"
+	"github.com/envmon/envmon/ingest/spool"
+	"github.com/envmon/envmon/reading"
+	"github.com/envmon/envmon/station"
+)
+
+// Writer stores readings durably; store.Store satisfies it.
+type Writer interface {
+	Write(ctx context.Context, rs []reading.Reading) error
+}
+
+// Stations admits stations and learns what they report; *station.Registry
+// satisfies it.
+type Stations interface {
+	Admit(point, id string, m reading.Medium) error
+	SetStatus(point, id string, st station.Status, at time.Time) error
+	Observe(rs []reading.Reading)
+}
+
+// Config configures a Collector.
+type Config struct {
+	Broker   string // e.g. tcp://127.0.0.1:1883
+	ClientID string // fixed, so the broker keeps the session across restarts
+	Username string
+	Password string
+	// Topic is the subscription filter; default envmon/+/+/+.
+	Topic string
+	// SharedGroup, if set, subscribes through the MQTT shared subscription
+	// $share/<SharedGroup>/<Topic>, so that replicas split the messages.
+	SharedGroup string
+	// QoS of the subscription; default 1.
+	QoS byte
+	// BatchSize bounds the readings of one spool append and of one store
+	// write. Batches form by themselves: each takes what is waiting, so a
+	// lone reading is not held back and a busy stream fills them.
+	BatchSize int
+	// QueueSize bounds the messages received but not yet stored; when it is
+	// full, the collector stops reading from the broker (backpressure).
+	// Default 4 × BatchSize.
+	QueueSize int
+	Limits    Limits
+	// QC flags suspect values; default qc.New(qc.Config{}).
+	QC *qc.Checker
+	// DeadLetters keeps rejected messages for inspection; default a ring of
+	// 1000. RepublishRejected also publishes each to
+	// envmon/_rejected/<reason>/<original topic>.
+	DeadLetters       *DeadLetters
+	RepublishRejected bool
+
+	// Spool is the write-ahead log between the broker and the store: a
+	// message is acknowledged once its readings are appended to it (see
+	// package spool for the fsync policy), and a writer moves them to Store.
+	Spool *spool.Spool
+	// Writers is how many batches are written to the store at once; they
+	// are committed in order. Default 2.
+	Writers int
+	// DrainTimeout is how long Run, when stopping, keeps writing spooled
+	// readings to the store; the rest stay spooled. Default 5s.
+	DrainTimeout time.Duration
+
+	Store      Writer
+	Stations   Stations
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Collector subscribes to station topics and stores what they publish.
+type Collector struct {
+	cfg       Config
+	log       *slog.Logger
+	m         *metrics
+	queue     chan item
+	stopping  chan struct{}
+	stopOnce  sync.Once
+	connected atomic.Bool
+	client    paho.Client
+	cluster   *cluster // nil unless SharedGroup is set
+}
+
+// item is one received message on its way to being stored and acknowledged.
+// A rejected or status message has no reading but still waits its turn, so
+// acknowledgements go out in the order messages came in (MQTT 3.1.1 §4.6).
+type item struct {
+	msg      paho.Message
+	readings []reading.Reading
+	forward  *forwarded // set when another replica owns the station
+}
+
+// New checks cfg and returns a Collector; Run starts it.
+func New(cfg Config) (*Collector, error) {
+	if cfg.Broker == "" {
+		return nil, errors.New("ingest: broker URL is required")
+	}
+	if cfg.Store == nil || cfg.Stations == nil || cfg.Spool == nil {
+		return nil, errors.New("ingest: store, stations and spool are required")
+	}
+	if cfg.Writers <= 0 {
+		cfg.Writers = 2
+	}
+	if cfg.DrainTimeout <= 0 {
+		cfg.DrainTimeout = 5 * time.Second
+	}
+	if cfg.ClientID == "" {
+		cfg.ClientID = "envmon"
+	}
+	if cfg.Topic == "" {
+		cfg.Topic = TopicPrefix + "/+/+/+"
+	}
+	var cl *cluster
+	if cfg.SharedGroup != "" {
+		if strings.ContainsAny(cfg.SharedGroup, "/+#") {
+			return nil, fmt.Errorf("ingest: shared group %q must not contain /, + or #", cfg.SharedGroup)
+		}
+		cfg.Topic = "$share/" + cfg.SharedGroup + "/" + cfg.Topic
+		cl = newCluster(cfg.SharedGroup, cfg.ClientID)
+	}
+	if cfg.QoS == 0 {
+		cfg.QoS = 1
+	}
+	if cfg.QoS > 2 {
+		return nil, fmt.Errorf("ingest: QoS %d is not 0, 1 or 2", cfg.QoS)
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 1000
+	}
+	if cfg.QueueSize <= 0 {
+		cfg.QueueSize = 4 * cfg.BatchSize
+	}
+	cfg.Limits = cfg.Limits.withDefaults()
+	if cfg.QC == nil {
+		cfg.QC = qc.New(qc.Config{})
+	}
+	if cfg.DeadLetters == nil {
+		cfg.DeadLetters = NewDeadLetters(1000)
+	}
+	if cfg.Registerer == nil {
+		cfg.Registerer = prometheus.NewRegistry()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Collector{
+		cfg:      cfg,
+		log:      cfg.Logger.With("component", "ingest"),
+		m:        newMetrics(cfg.Registerer),
+		queue:    make(chan item, cfg.QueueSize),
+		stopping: make(chan struct{}),
+		cluster:  cl,
+	}, nil
+}
+
+// Connected reports whether the collector is connected to the broker.
+func (c *Collector) Connected() bool { return c.connected.Load() }
+
+// Run connects to the broker and stores readings until ctx is done. It
+// connects in the background and keeps retrying with backoff, so a broker
+// that is down at start or restarts later does not stop it. On return every
+// message taken from the broker has been stored and acknowledged, or left
+// unacknowledged for the broker to deliver again.
+func (c *Collector) Run(ctx context.Context) error {
+	opts := paho.NewClientOptions().
+		AddBroker(c.cfg.Broker).
+		SetClientID(c.cfg.ClientID).
+		SetUsername(c.cfg.Username).
+		SetPassword(c.cfg.Password).
+		SetCleanSession(false).
+		SetOrderMatters(true). // the handler only queues; it blocks only for backpressure
+		SetAutoAckDisabled(true).
+		SetKeepAlive(30 * time.Second).
+		SetConnectRetry(true).
+		SetConnectRetryInterval(time.Second).
+		SetAutoReconnect(true).
+		SetMaxReconnectInterval(10 * time.Second).
+		SetConnectTimeout(10 * time.Second).
+		SetOnConnectHandler(c.onConnect).
+		SetConnectionLostHandler(func(_ paho.Client, err error) {
+			c.connected.Store(false)
+			c.m.connected.Set(0)
+			c.log.Warn("lost connection to MQTT broker; reconnecting", "broker", c.cfg.Broker, "err", err)
+		}).
+		SetReconnectingHandler(func(paho.Client, *paho.ClientOptions) {
+			c.log.Debug("reconnecting to MQTT broker", "broker", c.cfg.Broker)
+		})
+	if open := bufferedOpener(c.cfg.Broker); open != nil {
+		opts.SetCustomOpenConnectionFn(open)
+	}
+	if c.cluster != nil {
+		c.cluster.will(opts)
+	}
+	c.client = paho.NewClient(opts)
+
+	// The writer starts first: whatever a previous run left in the spool is
+	// written before anything newer, since the spool is a FIFO.
+	writeCtx, stopWriter := context.WithCancel(context.WithoutCancel(ctx))
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		c.writeLoop(writeCtx)
+	}()
+	acceptDone := make(chan struct{})
+	go func() {
+		defer close(acceptDone)
+		c.acceptLoop(ctx)
+	}()
+	c.client.Connect() // retries in the background (ConnectRetry)
+
+	<-ctx.Done()
+	c.stopOnce.Do(func() { close(c.stopping) })
+	<-acceptDone // everything queued is spooled and acknowledged, or not acknowledged
+	if c.cluster != nil && c.client.IsConnectionOpen() {
+		c.cluster.leave(c.client)
+	}
+	c.client.Disconnect(250)
+	c.connected.Store(false)
+	c.m.connected.Set(0)
+	// Give the writer a moment to empty the spool; what it cannot write now
+	// stays spooled for the next start.
+	c.drainSpool(writeCtx, c.cfg.DrainTimeout)
+	stopWriter()
+	<-writerDone
+	return nil
+}
+
+func (c *Collector) onConnect(cl paho.Client) {
+	filters := map[string]paho.MessageHandler{c.cfg.Topic: c.onMessage}
+	if c.cluster != nil {
+		// Members first, so that ownership is known before readings arrive.
+		if err := c.cluster.join(cl); err != nil {
+			c.log.Error("join cluster failed; reconnecting", "err", err)
+			go cl.Disconnect(0)
+			return
+		}
+		filters[c.cluster.inboxFilter()] = c.onForwarded
+		filters[c.cluster.storedFilter()] = c.onStoredElsewhere
+	}
+	for filter, h := range filters {
+		qos := c.cfg.QoS
+		if filter == c.cluster.storedFilter() {
+			qos = 0 // a missed notice only delays another replica's latest view
+		}
+		tok := cl.Subscribe(filter, qos, h)
+		if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			c.log.Error("subscribe failed; reconnecting", "topic", filter, "err", tok.Error())
+			// Drop the connection so auto-reconnect tries again from the start.
+			go cl.Disconnect(0)
+			return
+		}
+	}
+	c.connected.Store(true)
+	c.m.connected.Set(1)
+	c.log.Info("subscribed", "broker", c.cfg.Broker, "topic", c.cfg.Topic, "qos", c.cfg.QoS)
+}
+
+// onMessage runs on paho's router goroutine: it decodes and validates, then
+// queues. A full queue blocks it, which stops reads from the broker.
+func (c *Collector) onMessage(_ paho.Client, msg paho.Message) {
+	c.handle(msg, msg.Topic(), c.cluster != nil)
+}
+
+// handle processes a message published on topic. With forward, a reading
+// of a station another replica owns is passed to that replica instead.
+func (c *Collector) handle(msg paho.Message, topic string, forward bool) {
+	it := item{msg: msg}
+	if strings.HasPrefix(topic, rejectedPrefix) {
+		msg.Ack() // our own dead letters, when the filter is wider than ours
+		return
+	}
+	now := c.cfg.Now()
+	t, rj := ParseTopic(topic)
+	if rj == nil && forward {
+		if owner := c.cluster.owner(t.Station); owner != c.cluster.self {
+			it.forward = &forwarded{topic: c.cluster.inboxTopic(owner, topic), payload: msg.Payload()}
+			c.enqueue(it)
+			return
+		}
+	}
+	switch {
+	case rj != nil:
+	case t.Status:
+		rj = c.status(t, msg.Payload())
+	default:
+		var rs []reading.Reading
+		if rs, rj = Decode(t, msg.Payload(), c.cfg.Limits, now); rj == nil {
+			rj = c.admit(t)
+		}
+		if rj == nil {
+			for i := range rs {
+				c.cfg.QC.Check(&rs[i], now)
+			}
+			it.readings = rs
+		}
+	}
+	if rj != nil {
+		c.rejected(t, topic, msg.Payload(), rj, now)
+	}
+	c.enqueue(it)
+}
+
+func (c *Collector) enqueue(it item) {
+	select {
+	case c.queue <- it:
+		c.m.queued.Inc()
+	case <-c.stopping:
+		// Not acknowledged: the broker delivers it again after restart.
+	}
+}
+
+func (c *Collector) admit(t Topic) *Rejection {
+	err := c.cfg.Stations.Admit(t.Point, t.Station, t.Medium)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, station.ErrUnknownStation):
+		return reject(ReasonUnknownStation, "%v (not in the station registry)", err)
+	default:
+		return reject(ReasonUnknownStation, "%v", err)
+	}
+}
+
+func (c *Collector) status(t Topic, payload []byte) *Rejection {
+	st, err := station.ParseStatus(string(payload))
+	if err != nil {
+		return reject(ReasonBadStatus, "%v", err)
+	}
+	if err := c.cfg.Stations.SetStatus(t.Point, t.Station, st, c.cfg.Now()); err != nil {
+		return reject(ReasonUnknownStation, "status: %v", err)
+	}
+	c.m.messages.WithLabelValues("status", "stored").Inc()
+	return nil
+}
+
+// rejectedPrefix starts the topics dead letters are republished on.
+const rejectedPrefix = TopicPrefix + "/_rejected/"
+
+// DeadLetters returns the collector's kept rejected messages.
+func (c *Collector) DeadLetters() *DeadLetters { return c.cfg.DeadLetters }
+
+func (c *Collector) rejected(t Topic, topic string, payload []byte, rj *Rejection, now time.Time) {
+	c.cfg.DeadLetters.add(now, topic, payload, rj)
+	if c.cfg.RepublishRejected && c.client != nil {
+		c.client.Publish(rejectedPrefix+rj.Reason+"/"+topic, 0, false, payload)
+	}
+	medium := string(t.Medium)
+	if t.Status {
+		medium = "status"
+	} else if medium == "" {
+		medium = "unknown"
+	}
+	c.m.messages.WithLabelValues(medium, "rejected").Inc()
+	c.m.rejected.WithLabelValues(rj.Reason).Inc()
+	c.log.Warn("rejected message", "topic", topic, "reason", rj.Reason, "detail", rj.Detail)
+}

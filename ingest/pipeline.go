@@ -1,0 +1,314 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/envmon/envmon/ingest/spool"
+	"github.com/envmon/envmon/reading"
+)
+
+// acceptLoop takes decoded messages off the queue in groups, appends their
+// readings to the spool in one durable append, and then acknowledges the
+// group's messages in the order they arrived. Rejected and status messages
+// carry no readings and are acknowledged in their turn.
+func (c *Collector) acceptLoop(ctx context.Context) {
+	group := make([]item, 0, c.cfg.BatchSize)
+	records := make([][]byte, 0, c.cfg.BatchSize)
+	var buf []byte
+	for {
+		group, records, buf = group[:0], records[:0], buf[:0]
+		select {
+		case it := <-c.queue:
+			group = append(group, it)
+		case <-c.stopping:
+			c.acceptRest(group, records, buf)
+			return
+		}
+		// Take whatever else is already waiting, up to a batch: under load a
+		// group grows and one fsync covers it; when idle, a lone message is
+		// not kept waiting.
+	more:
+		for len(group) < c.cfg.BatchSize {
+			select {
+			case it := <-c.queue:
+				group = append(group, it)
+			default:
+				break more
+			}
+		}
+		if !c.accept(ctx, group, records, buf) {
+			return
+		}
+	}
+}
+
+// acceptRest spools and acknowledges what was queued when stopping began.
+func (c *Collector) acceptRest(group []item, records [][]byte, buf []byte) {
+	for {
+		select {
+		case it := <-c.queue:
+			group = append(group, it)
+			continue
+		default:
+		}
+		break
+	}
+	if len(group) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c.accept(ctx, group, records, buf)
+}
+
+// accept spools one group and acknowledges it; false means the spool
+// refused it (closed, or ctx ended while it was full), in which case nothing
+// was acknowledged and the broker will deliver the messages again.
+func (c *Collector) accept(ctx context.Context, group []item, records [][]byte, buf []byte) bool {
+	for _, it := range group {
+		for i := range it.readings {
+			start := len(buf)
+			buf = appendRecord(buf, &it.readings[i])
+			records = append(records, buf[start:len(buf):len(buf)])
+		}
+	}
+	for backoff := 100 * time.Millisecond; len(records) > 0; backoff = min(2*backoff, 5*time.Second) {
+		err := c.cfg.Spool.Append(ctx, records...)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil || errors.Is(err, spool.ErrClosed) {
+			c.log.Error("spool append failed; messages stay unacknowledged for redelivery", "messages", len(group), "err", err)
+			c.m.queued.Sub(float64(len(group)))
+			return false
+		}
+		// A disk error: keep the group (and, behind it, the broker's
+		// messages) waiting rather than lose or skip anything.
+		c.log.Error("spool append failed; retrying", "messages", len(group), "retry_in", backoff, "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+	}
+	if !c.forward(ctx, group) {
+		c.m.queued.Sub(float64(len(group)))
+		return false
+	}
+	var accepted [len(reading.Media)]int
+	for _, it := range group {
+		if it.forward == nil && len(it.readings) > 0 {
+			accepted[mediumIndex(it.readings[0].Medium)]++
+		}
+		it.msg.Ack()
+	}
+	for i, n := range accepted {
+		if n > 0 {
+			c.m.messages.WithLabelValues(string(reading.Media[i]), "accepted").Add(float64(n))
+		}
+	}
+	c.m.queued.Sub(float64(len(group)))
+	return true
+}
+
+// forward publishes the group's messages for other replicas' stations to
+// their owners and waits until the broker has them all.
+func (c *Collector) forward(ctx context.Context, group []item) bool {
+	var toks []paho.Token
+	for _, it := range group {
+		if it.forward != nil {
+			toks = append(toks, c.client.Publish(it.forward.topic, 1, false, it.forward.payload))
+		}
+	}
+	for _, tok := range toks {
+		select {
+		case <-tok.Done():
+		case <-ctx.Done():
+		}
+		if err := tok.Error(); err != nil || ctx.Err() != nil {
+			c.log.Error("forwarding to the owning replica failed; messages stay unacknowledged for redelivery", "err", errors.Join(err, ctx.Err()))
+			return false
+		}
+	}
+	if n := len(toks); n > 0 {
+		c.m.forwarded.Add(float64(n))
+	}
+	return true
+}
+
+// writeLoop moves readings from the spool to the store, in order, retrying
+// failed writes with backoff. Up to Writers batches are written at once
+// (InfluxDB uses every core for them), but a batch is committed — and may be
+// deleted from the spool — only after it and every batch before it are in
+// the store.
+func (c *Collector) writeLoop(ctx context.Context) {
+	type job struct {
+		rs   []reading.Reading
+		pos  spool.Position
+		done chan error
+	}
+	jobs := make(chan *job)
+	inOrder := make(chan *job, c.cfg.Writers)
+	var workers sync.WaitGroup
+	for range c.cfg.Writers {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			for j := range jobs {
+				j.done <- c.write(ctx, j.rs)
+			}
+		}()
+	}
+	committed := make(chan struct{})
+	go func() {
+		defer close(committed)
+		for j := range inOrder {
+			if err := <-j.done; err != nil {
+				// ctx ended: this batch and those after it stay spooled,
+				// uncommitted, and are written again on the next start.
+				for range inOrder {
+				}
+				return
+			}
+			c.stored(j.rs)
+			c.publishStored(j.rs)
+			if err := c.cfg.Spool.Commit(j.pos); err != nil {
+				c.log.Error("spool commit failed; the batch may be written again after a restart (idempotent)", "err", err)
+			}
+		}
+	}()
+	defer func() {
+		close(jobs)
+		close(inOrder)
+		workers.Wait()
+		<-committed
+	}()
+	for {
+		recs, pos, err := c.cfg.Spool.Read(ctx, c.cfg.BatchSize)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, spool.ErrClosed) {
+				return
+			}
+			c.log.Error("spool read failed; retrying", "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		rs := make([]reading.Reading, 0, len(recs))
+		for _, b := range recs {
+			r, err := decodeRecord(b)
+			if err != nil {
+				// Written by this program after validation: only disk damage
+				// gets here. Count it rather than block the spool forever.
+				c.m.rejected.WithLabelValues(ReasonCorruptSpool).Inc()
+				c.log.Error("skipping damaged spool record", "err", err)
+				continue
+			}
+			rs = append(rs, r)
+		}
+		j := &job{rs: rs, pos: pos, done: make(chan error, 1)}
+		select {
+		case inOrder <- j: // bounds the batches in flight to Writers
+		case <-ctx.Done():
+			return
+		}
+		select {
+		case jobs <- j:
+		case <-ctx.Done():
+			j.done <- ctx.Err()
+			return
+		}
+	}
+}
+
+// stored records a batch the store took.
+func (c *Collector) stored(rs []reading.Reading) {
+	c.cfg.Stations.Observe(rs)
+	now := c.cfg.Now()
+	var readings, ok, flagged [len(reading.Media)]int
+	var flags map[string]int
+	for _, r := range rs {
+		m := mediumIndex(r.Medium)
+		readings[m]++
+		for _, v := range r.Values {
+			if v.QC == 0 {
+				ok[m]++
+				continue
+			}
+			flagged[m]++
+			if flags == nil {
+				flags = map[string]int{}
+			}
+			for _, name := range v.QC.Names() {
+				flags[name]++
+			}
+		}
+		c.m.latency.Observe(now.Sub(r.Time).Seconds())
+	}
+	for i, medium := range reading.Media {
+		if readings[i] > 0 {
+			c.m.readings.WithLabelValues(string(medium)).Add(float64(readings[i]))
+			c.m.values.WithLabelValues(string(medium), "ok").Add(float64(ok[i]))
+			c.m.values.WithLabelValues(string(medium), "flagged").Add(float64(flagged[i]))
+		}
+	}
+	for name, n := range flags {
+		c.m.flagged.WithLabelValues(name).Add(float64(n))
+	}
+}
+
+// mediumIndex is m's index in reading.Media; ingest only stores the three.
+func mediumIndex(m reading.Medium) int {
+	switch m {
+	case reading.Water:
+		return 1
+	case reading.Noise:
+		return 2
+	}
+	return 0
+}
+
+// drainSpool waits up to limit for the writer to empty the spool.
+func (c *Collector) drainSpool(ctx context.Context, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for c.cfg.Spool.Len() > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := c.cfg.Spool.Len(); n > 0 {
+		c.log.Info("readings left in the spool for the next start", "records", n)
+	}
+}
+
+func (c *Collector) write(ctx context.Context, rs []reading.Reading) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	backoff := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		start := time.Now()
+		err := c.cfg.Store.Write(ctx, rs)
+		if err == nil {
+			c.m.writeDuration.Observe(time.Since(start).Seconds())
+			c.m.batchSize.Observe(float64(len(rs)))
+			return nil
+		}
+		c.m.writeErrors.Inc()
+		if attempt == 1 || attempt%10 == 0 {
+			c.log.Warn("store write failed; readings stay spooled and are retried", "readings", len(rs), "attempt", attempt, "retry_in", backoff, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("write %d readings: %w", len(rs), errors.Join(err, context.Cause(ctx)))
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}

@@ -1,0 +1,550 @@
+package spool
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Errors returned by a Spool.
+var (
+	// ErrClosed is returned by calls on a closed Spool.
+	ErrClosed = errors.New("spool: closed")
+	// ErrTooLarge is returned by Append for a batch that could never fit
+	// within Options.MaxBytes.
+	ErrTooLarge = errors.New("spool: batch larger than the spool")
+)
+
+// MaxRecordBytes is the largest record the spool can frame.
+const MaxRecordBytes = 1<<31 - 1
+
+// SyncPolicy says when a Spool fsyncs what it appends; the package
+// documentation says what each policy guarantees.
+type SyncPolicy int
+
+// The sync policies.
+const (
+	// SyncAlways fsyncs before Append returns, sharing one fsync among
+	// concurrent Appends. It is the zero value.
+	SyncAlways SyncPolicy = iota
+	// SyncInterval fsyncs every Options.Interval; Append returns once the
+	// batch is written to the kernel. A process crash loses nothing; a power
+	// failure loses up to the last Interval of Appends.
+	SyncInterval
+	// SyncNever never fsyncs. For tests and benchmarks only.
+	SyncNever
+)
+
+var syncPolicyNames = [...]string{SyncAlways: "always", SyncInterval: "interval", SyncNever: "never"}
+
+// String returns "always", "interval" or "never".
+func (p SyncPolicy) String() string {
+	if p < 0 || int(p) >= len(syncPolicyNames) {
+		return fmt.Sprintf("SyncPolicy(%d)", int(p))
+	}
+	return syncPolicyNames[p]
+}
+
+// MarshalText encodes p as its String.
+func (p SyncPolicy) MarshalText() ([]byte, error) {
+	if p < 0 || int(p) >= len(syncPolicyNames) {
+		return nil, fmt.Errorf("spool: unknown sync policy %d", int(p))
+	}
+	return []byte(p.String()), nil
+}
+
+// UnmarshalText parses "always", "interval" or "never", so that a policy can
+// be set from YAML or a flag.
+func (p *SyncPolicy) UnmarshalText(b []byte) error {
+	if i := slices.Index(syncPolicyNames[:], string(b)); i >= 0 {
+		*p = SyncPolicy(i)
+		return nil
+	}
+	return fmt.Errorf("spool: unknown sync policy %q (want always, interval or never)", b)
+}
+
+// Options configures a Spool. The zero value is usable: 1 GiB, 64 MiB
+// segments, SyncAlways.
+type Options struct {
+	// MaxBytes bounds the framed records kept on disk (delivered or not,
+	// until their segment is deleted). Append blocks while the spool is
+	// full. Default 1 GiB.
+	MaxBytes int64
+	// SegmentBytes is the size at which a new segment file starts. Default
+	// 64 MiB, or MaxBytes/4 if that is smaller.
+	SegmentBytes int64
+	// Sync is the fsync policy; the zero value is SyncAlways.
+	Sync SyncPolicy
+	// Interval is how often SyncInterval fsyncs. Default 1s.
+	Interval time.Duration
+	// Logger receives recovery and corruption reports; default
+	// slog.Default().
+	Logger *slog.Logger
+	// Registerer, if set, receives the spool's metrics, named
+	// envmon_spool_*: records and bytes not yet delivered, blocked Appends,
+	// fsync durations, and bytes cut as torn tails or skipped as damaged.
+	Registerer prometheus.Registerer
+}
+
+// Validate reports the first option that is out of range.
+func (o Options) Validate() error {
+	switch {
+	case o.MaxBytes < 0:
+		return fmt.Errorf("spool: MaxBytes %d is negative", o.MaxBytes)
+	case o.SegmentBytes < 0:
+		return fmt.Errorf("spool: SegmentBytes %d is negative", o.SegmentBytes)
+	case o.Sync < SyncAlways || o.Sync > SyncNever:
+		return fmt.Errorf("spool: Sync %d is not a SyncPolicy", int(o.Sync))
+	case o.Interval < 0:
+		return fmt.Errorf("spool: Interval %v is negative", o.Interval)
+	}
+	return nil
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxBytes == 0 {
+		o.MaxBytes = 1 << 30
+	}
+	if o.SegmentBytes == 0 {
+		o.SegmentBytes = max(min(64<<20, o.MaxBytes/4), 1)
+	}
+	if o.Interval == 0 {
+		o.Interval = time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+// Position is a point in the spool: the end of the records that a Read
+// returned. Its zero value is before every record.
+type Position struct {
+	seg uint64 // base sequence number of the segment
+	off int64  // byte offset in the segment just after the last record
+	seq uint64 // sequence number of the next record
+}
+
+// before reports whether p comes before q.
+func (p Position) before(q Position) bool {
+	if p.seq != q.seq {
+		return p.seq < q.seq
+	}
+	if p.seg != q.seg {
+		return p.seg < q.seg
+	}
+	return p.off < q.off
+}
+
+// String describes p for logs.
+func (p Position) String() string {
+	return fmt.Sprintf("record %d (segment %s offset %d)", p.seq, segName(p.seg), p.off)
+}
+
+// segment is a segment file as the Spool knows it. The last one in
+// Spool.segs is the one being appended to; the others are sealed.
+type segment struct {
+	base uint64 // sequence number of its first record
+	size int64  // bytes in the file that Read may read
+}
+
+// request is one Append's batch on its way to the writer.
+type request struct {
+	records [][]byte
+	bytes   int64 // framed size
+	done    chan error
+}
+
+// Spool is a durable, bounded FIFO of records in a directory. It is safe
+// for concurrent use, though records are meant to have one consumer.
+type Spool struct {
+	dir    string
+	opts   Options
+	log    *slog.Logger
+	m      *metrics
+	unlock func() error
+
+	reqs     chan *request
+	reclaim  chan struct{} // asks the writer to delete delivered segments, the last one included
+	closing  chan struct{} // closed by Close; wakes blocked Appends and Reads
+	stop     chan struct{} // closed by Close once no Append is running; stops the writer
+	stopped  chan struct{} // closed by the writer when it returns
+	appends  sync.WaitGroup
+	w        writer // the writer goroutine's own state
+	writeErr error  // the writer's error from closing, read after stopped
+
+	rmu sync.Mutex // serializes Read; guards the reader's file
+	rf  *os.File
+	rfb uint64 // base of rf's segment
+	fr  frameReader
+
+	cmu sync.Mutex // serializes Commit
+
+	mu           sync.Mutex
+	closed       bool
+	err          error // sticky writer failure
+	segs         []segment
+	nextSeq      uint64 // sequence number of the next record to become readable
+	used         int64  // framed bytes in segs
+	reserved     int64  // framed bytes of Appends admitted but not yet readable
+	commit       Position
+	cursor       Position // where Read goes on
+	spaceCh      chan struct{}
+	spaceWaiters int
+	dataCh       chan struct{}
+	dataWaiters  int
+
+	// testBlocked, if set, is called when an Append starts waiting for space.
+	testBlocked func()
+}
+
+// Open opens the spool in dir, creating dir if needed, and recovers it: it
+// truncates a torn tail left by a crash and positions Read at the first
+// record not committed. Only one Spool at a time may have dir open.
+func Open(dir string, opts Options) (*Spool, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	opts = opts.withDefaults()
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	s := &Spool{
+		dir:     dir,
+		opts:    opts,
+		log:     opts.Logger.With("component", "spool", "dir", dir),
+		unlock:  unlock,
+		reqs:    make(chan *request, 64),
+		reclaim: make(chan struct{}, 1),
+		closing: make(chan struct{}),
+		stop:    make(chan struct{}),
+		stopped: make(chan struct{}),
+		spaceCh: make(chan struct{}),
+		dataCh:  make(chan struct{}),
+	}
+	s.m = newMetrics(opts.Registerer, s)
+	if err := s.recover(); err != nil {
+		if s.w.f != nil {
+			s.w.f.Close()
+		}
+		unlock()
+		return nil, fmt.Errorf("spool: open %s: %w", dir, err)
+	}
+	go s.writeLoop()
+	return s, nil
+}
+
+// recover rebuilds the Spool's state from dir.
+func (s *Spool) recover() error {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return err
+	}
+	var bases []uint64
+	for _, e := range entries {
+		if e.Name() == commitName+".tmp" {
+			// A Commit that did not finish; the old commit file stands.
+			os.Remove(filepath.Join(s.dir, e.Name()))
+		}
+		if base, ok := parseSegName(e.Name()); ok && e.Type().IsRegular() {
+			bases = append(bases, base)
+		}
+	}
+	slices.Sort(bases)
+
+	c, haveCommit, err := s.readCommit()
+	if err != nil {
+		return err
+	}
+	if !haveCommit && len(bases) > 0 {
+		c = Position{seg: bases[0], off: segHeaderLen, seq: bases[0]}
+	}
+	// Segments wholly before the commit point: a Commit deleted all but
+	// these before a crash.
+	for len(bases) > 0 && bases[0] < c.seg {
+		if err := os.Remove(s.path(bases[0])); err != nil {
+			return err
+		}
+		s.log.Info("deleted delivered segment", "segment", segName(bases[0]))
+		bases = bases[1:]
+	}
+
+	// The last segment: check its header and cut a torn tail.
+	for len(bases) > 0 {
+		last := bases[len(bases)-1]
+		ok, err := s.recoverLast(last)
+		if err != nil {
+			return err
+		}
+		if ok {
+			break
+		}
+		bases = bases[:len(bases)-1]
+	}
+	for _, base := range bases {
+		size := s.w.size
+		if base != s.w.base || s.w.f == nil {
+			fi, err := os.Stat(s.path(base))
+			if err != nil {
+				return err
+			}
+			size = fi.Size()
+		}
+		s.segs = append(s.segs, segment{base: base, size: size})
+		s.used += max(size-segHeaderLen, 0)
+	}
+
+	s.nextSeq = s.w.seq
+	if len(s.segs) == 0 {
+		s.nextSeq = c.seq
+		c = Position{seg: c.seq, off: segHeaderLen, seq: c.seq}
+		s.w.seq = s.nextSeq
+	} else if first := s.segs[0]; first.base != c.seg {
+		// The commit point's segment is gone: it was delivered in full.
+		c = Position{seg: first.base, off: segHeaderLen, seq: first.base}
+	} else if c.off < segHeaderLen {
+		c.off = segHeaderLen
+	} else if c.off > first.size {
+		// Only after a power failure without SyncAlways: records were
+		// delivered, then lost from the segment.
+		end := Position{seg: first.base, off: first.size, seq: s.nextSeq}
+		if len(s.segs) > 1 {
+			end.seq = s.segs[1].base
+		}
+		s.log.Warn("commit point is past the end of its segment; records appended before a power failure were lost", "commit", c, "end", end)
+		c = end
+	}
+	s.commit, s.cursor = c, c
+	// A crash between persisting a commit point at the end of a segment and
+	// deleting that segment leaves it behind.
+	for _, seg := range s.takeDeliveredLocked(false) {
+		if err := os.Remove(s.path(seg.base)); err != nil {
+			return err
+		}
+		s.log.Info("deleted delivered segment", "segment", segName(seg.base))
+		s.used -= seg.size - segHeaderLen
+	}
+	s.log.Info("opened spool", "segments", len(s.segs), "records", s.nextSeq-c.seq, "next", c)
+	return nil
+}
+
+// recoverLast prepares the last segment for appending: it checks its header
+// and truncates a torn tail. It reports false if the segment was removed
+// because it had not been created in full.
+func (s *Spool) recoverLast(base uint64) (bool, error) {
+	name := s.path(base)
+	f, err := os.OpenFile(name, os.O_RDWR, 0)
+	if err != nil {
+		return false, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return false, err
+	}
+	hdr := make([]byte, segHeaderLen)
+	n, err := f.ReadAt(hdr, 0)
+	if n < segHeaderLen {
+		// A crash while the segment was created: it holds nothing.
+		f.Close()
+		s.log.Warn("removed partly created segment", "segment", segName(base), "bytes", fi.Size(), "err", err)
+		s.m.tornBytes.Add(float64(fi.Size()))
+		return false, os.Remove(name)
+	}
+	if err := checkSegHeader(hdr, base); err != nil {
+		f.Close()
+		return false, fmt.Errorf("segment %s: %w; move it out of the way to go on without it", segName(base), err)
+	}
+	res, err := scanSegment(f, fi.Size())
+	if err != nil {
+		f.Close()
+		return false, fmt.Errorf("scan segment %s: %w", segName(base), err)
+	}
+	if dropped := fi.Size() - res.end; dropped > 0 {
+		s.log.Warn("truncated torn tail of last segment: a crash interrupted these unacknowledged appends",
+			"segment", segName(base), "offset", res.end, "bytes_dropped", dropped, "why", res.bad)
+		s.m.tornBytes.Add(float64(dropped))
+		if err := f.Truncate(res.end); err != nil {
+			f.Close()
+			return false, err
+		}
+		if err := s.sync(f); err != nil {
+			f.Close()
+			return false, err
+		}
+	}
+	s.w = writer{f: f, base: base, size: res.end, seq: base + res.records}
+	return true, nil
+}
+
+// readCommit reads the commit file. A damaged one is logged and ignored:
+// reading then starts from the oldest record, which repeats records but
+// loses none.
+func (s *Spool) readCommit() (Position, bool, error) {
+	b, err := os.ReadFile(filepath.Join(s.dir, commitName))
+	if errors.Is(err, os.ErrNotExist) {
+		return Position{}, false, nil
+	}
+	if err != nil {
+		return Position{}, false, err
+	}
+	p, err := decodeCommit(b)
+	if err != nil {
+		s.log.Error("commit file is damaged; replaying every record in the spool", "err", err)
+		s.m.corruptBytes.Add(float64(len(b)))
+		return Position{}, false, nil
+	}
+	return p, true, nil
+}
+
+func (s *Spool) path(base uint64) string { return filepath.Join(s.dir, segName(base)) }
+
+// sync fsyncs f unless the policy is SyncNever.
+func (s *Spool) sync(f *os.File) error {
+	if s.opts.Sync == SyncNever {
+		return nil
+	}
+	start := time.Now()
+	err := f.Sync()
+	s.m.fsync.Observe(time.Since(start).Seconds())
+	return err
+}
+
+// syncDir fsyncs the spool's directory unless the policy is SyncNever.
+func (s *Spool) syncDir() error {
+	if s.opts.Sync == SyncNever {
+		return nil
+	}
+	return syncDir(s.dir)
+}
+
+// Len returns the number of records not yet committed.
+func (s *Spool) Len() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.commit.seq > s.nextSeq { // not expected; guards against a bad commit file
+		return 0
+	}
+	return int64(s.nextSeq - s.commit.seq)
+}
+
+// Size returns the framed bytes of the records not yet committed.
+func (s *Spool) Size() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.used
+	if len(s.segs) > 0 && s.segs[0].base == s.commit.seg {
+		n -= s.commit.off - segHeaderLen
+	}
+	return n
+}
+
+// Close waits for running Appends, fsyncs (unless SyncNever) and closes the
+// spool. Blocked Appends and Reads return ErrClosed. Records read but not
+// committed are read again after the next Open.
+func (s *Spool) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	s.closed = true
+	close(s.closing)
+	s.mu.Unlock()
+
+	s.appends.Wait()
+	close(s.stop)
+	<-s.stopped
+
+	s.rmu.Lock()
+	var rerr error
+	if s.rf != nil {
+		rerr = s.rf.Close()
+		s.rf = nil
+	}
+	s.rmu.Unlock()
+	s.cmu.Lock() // wait for a running Commit
+	s.cmu.Unlock()
+	return errors.Join(s.writeErr, rerr, s.unlock())
+}
+
+// wakeSpaceLocked wakes Appends waiting for space.
+func (s *Spool) wakeSpaceLocked() {
+	if s.spaceWaiters > 0 {
+		close(s.spaceCh)
+		s.spaceCh = make(chan struct{})
+	}
+}
+
+// wakeDataLocked wakes a Read waiting for records.
+func (s *Spool) wakeDataLocked() {
+	if s.dataWaiters > 0 {
+		close(s.dataCh)
+		s.dataCh = make(chan struct{})
+	}
+}
+
+// deliveredLocked reports whether segment i holds no record that has not
+// been committed, and could be deleted. An empty last segment does not
+// count: deleting it frees nothing.
+func (s *Spool) deliveredLocked(i int) bool {
+	seg := s.segs[i]
+	if i == len(s.segs)-1 && seg.size <= segHeaderLen {
+		return false
+	}
+	return seg.base < s.commit.seg || seg.base == s.commit.seg && s.commit.off >= seg.size
+}
+
+// takeDeliveredLocked removes the delivered segments from the front of
+// s.segs and returns them for deleteSegments. It takes the last segment
+// only if last is set, as only the writer may.
+func (s *Spool) takeDeliveredLocked(last bool) []segment {
+	var done []segment
+	for len(s.segs) > 0 && (last || len(s.segs) > 1) && s.deliveredLocked(0) {
+		done = append(done, s.segs[0])
+		s.segs = s.segs[1:]
+	}
+	return done
+}
+
+// deleteSegments deletes the files of segments taken by takeDeliveredLocked
+// and gives their space back. Failures are logged: the records are delivered
+// all the same, and Open deletes the files.
+func (s *Spool) deleteSegments(done []segment) {
+	if len(done) == 0 {
+		return
+	}
+	var freed int64
+	for _, seg := range done {
+		if err := os.Remove(s.path(seg.base)); err != nil {
+			s.log.Error("could not delete delivered segment", "segment", segName(seg.base), "err", err)
+		}
+		freed += seg.size - segHeaderLen
+	}
+	s.mu.Lock()
+	s.used -= freed
+	s.wakeSpaceLocked()
+	s.mu.Unlock()
+}
+
+// askReclaimLocked asks the writer to delete delivered segments, the last
+// one included, if there are any: an Append is waiting for their space.
+func (s *Spool) askReclaimLocked() {
+	if len(s.segs) > 0 && s.deliveredLocked(0) {
+		select {
+		case s.reclaim <- struct{}{}:
+		default:
+		}
+	}
+}

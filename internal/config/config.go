@@ -1,0 +1,557 @@
+// Package config loads envmon's configuration from a YAML file, ENVMON_*
+// environment variables and command-line flags. Flags override variables,
+// which override the file, which overrides the defaults.
+//
+// Every setting has one YAML key, one variable and one flag, listed in a
+// single table (settings), so the three can never drift apart. A bad value
+// stops start-up with an error that names the key.
+package config
+
+import (
+	_ "embed"
+	"errors"
+	"flag"
+	"fmt"
+	"math"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Secret is a string that never prints: its String, Format and MarshalText
+// show <secret>, so a token cannot leak into logs or error messages.
+type Secret string
+
+// String returns "<secret>" unless s is empty.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "<secret>"
+}
+
+// MarshalText keeps the secret out of JSON and YAML dumps.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Config is the whole of envmon's configuration. The zero value is not
+// useful; start from Default.
+type Config struct {
+	HTTP     HTTP     `yaml:"http"`
+	MQTT     MQTT     `yaml:"mqtt"`
+	DataDir  string   `yaml:"data_dir"`
+	Influx   Influx   `yaml:"influx"`
+	Stations Stations `yaml:"stations"`
+	Ingest   Ingest   `yaml:"ingest"`
+	QC       QC       `yaml:"qc"`
+	API      API      `yaml:"api"`
+	Log      Log      `yaml:"log"`
+}
+
+// API configures the HTTP API beyond its address.
+type API struct {
+	// AdminToken guards operators' endpoints (/api/v1/ingest/...); empty
+	// disables them.
+	AdminToken Secret `yaml:"admin_token"`
+}
+
+// QC holds the quality-control thresholds (package ingest/qc); zero values
+// mean the documented defaults. Spike and Range set per-metric limits and
+// are read from the YAML file only (qc.spike.pm25: 150, qc.range.pm25:
+// "0,1000").
+type QC struct {
+	StuckFor        time.Duration         `yaml:"stuck_for"`
+	SpikeGap        time.Duration         `yaml:"spike_gap"`
+	MaxFuture       time.Duration         `yaml:"max_future"`
+	MaxPast         time.Duration         `yaml:"max_past"`
+	HumidityRH      float64               `yaml:"humidity_rh"`
+	DuplicateWindow int                   `yaml:"duplicate_window"`
+	Spike           map[string]float64    `yaml:"spike"`
+	Range           map[string][2]float64 `yaml:"range"`
+}
+
+// HTTP configures the API server.
+type HTTP struct {
+	Addr string `yaml:"addr"`
+}
+
+// MQTT configures the embedded broker and the collector's connection.
+type MQTT struct {
+	// Addr is the embedded broker's listener; unused when Broker is set.
+	Addr string `yaml:"addr"`
+	// Broker is an external broker's URL; empty means the embedded one.
+	Broker   string `yaml:"broker"`
+	Username string `yaml:"username"`
+	Password Secret `yaml:"password"`
+	ClientID string `yaml:"client_id"`
+}
+
+// Influx configures InfluxDB; an empty URL means the embedded SQLite store.
+type Influx struct {
+	URL    string `yaml:"url"`
+	Token  Secret `yaml:"token"`
+	Org    string `yaml:"org"`
+	Bucket string `yaml:"bucket"`
+}
+
+// Stations configures the station registry.
+type Stations struct {
+	// File is a YAML station registry; empty means any well-formed station
+	// is registered on first sight.
+	File string `yaml:"file"`
+}
+
+// Ingest tunes the collector.
+type Ingest struct {
+	BatchSize int `yaml:"batch_size"`
+	// Writers is how many store writes run at once (committed in order).
+	Writers int `yaml:"writers"`
+	// SharedGroup makes replicas share the work through the MQTT shared
+	// subscription $share/<group>/envmon/+/+/+.
+	SharedGroup string `yaml:"shared_group"`
+	// DeadLetters is how many rejected messages are kept for inspection;
+	// RepublishRejected also publishes them on envmon/_rejected/<reason>/...
+	DeadLetters       int  `yaml:"dead_letters"`
+	RepublishRejected bool `yaml:"republish_rejected"`
+	// MaxPayload is the largest message accepted, in bytes.
+	MaxPayload int `yaml:"max_payload"`
+	// SpoolMaxBytes bounds the write-ahead spool under data_dir/spool;
+	// SpoolSync is its fsync policy: always (before a message is
+	// acknowledged) or interval (every second; a power cut may lose up to a
+	// second of acknowledged readings, a process crash loses none).
+	SpoolMaxBytes int64  `yaml:"spool_max_bytes"`
+	SpoolSync     string `yaml:"spool_sync"`
+}
+
+// Log configures log/slog output.
+type Log struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+}
+
+// Default returns the embedded defaults: everything in one process.
+func Default() Config {
+	return Config{
+		HTTP:    HTTP{Addr: ":8080"},
+		MQTT:    MQTT{Addr: ":1883", ClientID: "envmon"},
+		DataDir: "./data",
+		Influx:  Influx{Org: "envmon", Bucket: "envmon"},
+		Ingest:  Ingest{BatchSize: 5000, DeadLetters: 1000, MaxPayload: 64 << 10, SpoolMaxBytes: 1 << 30, SpoolSync: "always", Writers: 2},
+		Log:     Log{Level: "info", Format: "text"},
+	}
+}
+
+// setting binds one configuration value to its YAML key, variable and flag.
+type setting struct {
+	key   string // YAML key, dotted
+	flag  string
+	usage string
+	value func(c *Config) flag.Value
+}
+
+// Env is the environment variable for the setting: ENVMON_ and the key in
+// capitals with dots as underscores (http.addr → ENVMON_HTTP_ADDR).
+func (s setting) env() string {
+	return "ENVMON_" + strings.ToUpper(strings.ReplaceAll(s.key, ".", "_"))
+}
+
+var settings = []setting{
+	{"http.addr", "http-addr", "HTTP listen address", func(c *Config) flag.Value { return (*stringValue)(&c.HTTP.Addr) }},
+	{"mqtt.addr", "mqtt-addr", "embedded MQTT broker's listen address", func(c *Config) flag.Value { return (*stringValue)(&c.MQTT.Addr) }},
+	{"mqtt.broker", "mqtt-broker", "external MQTT broker URL, e.g. tcp://host:1883 (empty: embedded broker)", func(c *Config) flag.Value { return (*stringValue)(&c.MQTT.Broker) }},
+	{"mqtt.username", "mqtt-username", "MQTT username", func(c *Config) flag.Value { return (*stringValue)(&c.MQTT.Username) }},
+	{"mqtt.password", "mqtt-password", "MQTT password", func(c *Config) flag.Value { return (*secretValue)(&c.MQTT.Password) }},
+	{"mqtt.client_id", "mqtt-client-id", "MQTT client id of the collector (unique per replica)", func(c *Config) flag.Value { return (*stringValue)(&c.MQTT.ClientID) }},
+	{"data_dir", "data-dir", "directory for embedded storage", func(c *Config) flag.Value { return (*stringValue)(&c.DataDir) }},
+	{"influx.url", "influx-url", "InfluxDB URL, e.g. http://localhost:8086 (empty: embedded SQLite store)", func(c *Config) flag.Value { return (*stringValue)(&c.Influx.URL) }},
+	{"influx.token", "influx-token", "InfluxDB token (1.8: user:password)", func(c *Config) flag.Value { return (*secretValue)(&c.Influx.Token) }},
+	{"influx.org", "influx-org", "InfluxDB organisation", func(c *Config) flag.Value { return (*stringValue)(&c.Influx.Org) }},
+	{"influx.bucket", "influx-bucket", "InfluxDB bucket (1.8: database/retention-policy)", func(c *Config) flag.Value { return (*stringValue)(&c.Influx.Bucket) }},
+	{"stations.file", "stations", "station registry YAML file (empty: register stations on first sight)", func(c *Config) flag.Value { return (*stringValue)(&c.Stations.File) }},
+	{"ingest.batch_size", "batch-size", "readings per store write", func(c *Config) flag.Value { return (*intValue)(&c.Ingest.BatchSize) }},
+	{"ingest.writers", "writers", "store writes at once (committed in order)", func(c *Config) flag.Value { return (*intValue)(&c.Ingest.Writers) }},
+	{"ingest.shared_group", "shared-group", "MQTT shared subscription group, for several replicas (empty: none)", func(c *Config) flag.Value { return (*stringValue)(&c.Ingest.SharedGroup) }},
+	{"ingest.dead_letters", "dead-letters", "rejected messages kept for inspection", func(c *Config) flag.Value { return (*intValue)(&c.Ingest.DeadLetters) }},
+	{"ingest.republish_rejected", "republish-rejected", "also publish rejected messages on envmon/_rejected/<reason>/<topic>", func(c *Config) flag.Value { return (*boolValue)(&c.Ingest.RepublishRejected) }},
+	{"ingest.max_payload", "max-payload", "largest MQTT payload accepted, in bytes", func(c *Config) flag.Value { return (*intValue)(&c.Ingest.MaxPayload) }},
+	{"ingest.spool_max_bytes", "spool-max-bytes", "largest the write-ahead spool may grow before ingest applies backpressure", func(c *Config) flag.Value { return (*int64Value)(&c.Ingest.SpoolMaxBytes) }},
+	{"ingest.spool_sync", "spool-sync", "spool fsync policy: always or interval", func(c *Config) flag.Value { return (*stringValue)(&c.Ingest.SpoolSync) }},
+	{"qc.stuck_for", "qc-stuck-for", "flag a value repeated exactly for this long (0: default 2h)", func(c *Config) flag.Value { return (*durationValue)(&c.QC.StuckFor) }},
+	{"qc.spike_gap", "qc-spike-gap", "compare consecutive readings for spikes only this close (0: default 1h)", func(c *Config) flag.Value { return (*durationValue)(&c.QC.SpikeGap) }},
+	{"qc.max_future", "qc-max-future", "flag readings timestamped this far ahead of arrival (0: default 5m)", func(c *Config) flag.Value { return (*durationValue)(&c.QC.MaxFuture) }},
+	{"qc.max_past", "qc-max-past", "flag readings timestamped this far behind arrival (0: default 48h)", func(c *Config) flag.Value { return (*durationValue)(&c.QC.MaxPast) }},
+	{"qc.humidity_rh", "qc-humidity-rh", "flag optical PM at or above this relative humidity, % (0: default 95)", func(c *Config) flag.Value { return (*floatValue)(&c.QC.HumidityRH) }},
+	{"qc.duplicate_window", "qc-duplicate-window", "recent timestamps remembered per station for duplicates (0: default 256)", func(c *Config) flag.Value { return (*intValue)(&c.QC.DuplicateWindow) }},
+	{"api.admin_token", "admin-token", "bearer token for operators' endpoints (empty: disabled)", func(c *Config) flag.Value { return (*secretValue)(&c.API.AdminToken) }},
+	{"log.level", "log-level", "debug, info, warn or error", func(c *Config) flag.Value { return (*stringValue)(&c.Log.Level) }},
+	{"log.format", "log-format", "text or json", func(c *Config) flag.Value { return (*stringValue)(&c.Log.Format) }},
+}
+
+// EnvFor returns the environment variable of the setting whose flag is
+// flagName, or "" if there is none.
+func EnvFor(flagName string) string {
+	for _, s := range settings {
+		if s.flag == flagName {
+			return s.env()
+		}
+	}
+	return ""
+}
+
+// Loader registers the configuration flags on a FlagSet and, once the flags
+// are parsed, builds the Config from file, environment and flags.
+type Loader struct {
+	file  string
+	flags map[string]string // flag name → raw value, for flags set on the command line
+	fs    *flag.FlagSet
+	base  Config
+}
+
+// Register adds --config and every setting's flag to fs. base supplies the
+// defaults; commands may adjust it (demo, for example).
+func Register(fs *flag.FlagSet, base Config) *Loader {
+	l := &Loader{flags: map[string]string{}, fs: fs, base: base}
+	fs.StringVar(&l.file, "config", "", "YAML configuration file (also ENVMON_CONFIG)")
+	for _, s := range settings {
+		def := s.value(&base).String()
+		fs.Var(&rawValue{name: s.flag, into: l.flags, def: def}, s.flag, s.usage+" ("+s.env()+")")
+	}
+	return l
+}
+
+// Load builds the configuration: defaults, then the file (--config or
+// ENVMON_CONFIG), then ENVMON_* variables, then flags. getenv is os.Getenv in
+// production and a map in tests.
+func (l *Loader) Load(getenv func(string) string) (Config, error) {
+	cfg := l.base
+	file := l.file
+	if file == "" {
+		file = getenv("ENVMON_CONFIG")
+	}
+	if file != "" {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return cfg, fmt.Errorf("config: %w", err)
+		}
+		if err := decodeYAML(data, &cfg); err != nil {
+			return cfg, fmt.Errorf("config %s: %w", file, err)
+		}
+	}
+	for _, s := range settings {
+		if v := getenv(s.env()); v != "" {
+			if err := s.value(&cfg).Set(v); err != nil {
+				return cfg, fmt.Errorf("config: %s (%s): %w", s.key, s.env(), err)
+			}
+		}
+	}
+	for _, s := range settings {
+		if v, ok := l.flags[s.flag]; ok {
+			if err := s.value(&cfg).Set(v); err != nil {
+				return cfg, fmt.Errorf("config: %s (--%s): %w", s.key, s.flag, err)
+			}
+		}
+	}
+	return cfg, cfg.Validate()
+}
+
+// Set reports whether the setting with the given flag name was given on the
+// command line or in the environment, so a command can tell a default from
+// a choice (demo moves a default port that is taken, never a chosen one).
+func (l *Loader) Set(flagName string, getenv func(string) string) bool {
+	if _, ok := l.flags[flagName]; ok {
+		return true
+	}
+	env := EnvFor(flagName)
+	return env != "" && getenv(env) != ""
+}
+
+// decodeYAML applies a YAML file through the same setters as variables and
+// flags, so a bad value or an unknown key is reported by its dotted key.
+func decodeYAML(data []byte, cfg *Config) error {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return err
+	}
+	if len(doc.Content) == 0 {
+		return nil // an empty file
+	}
+	flat := map[string]*yaml.Node{}
+	if err := flatten("", doc.Content[0], flat); err != nil {
+		return err
+	}
+	byKey := map[string]setting{}
+	for _, s := range settings {
+		byKey[s.key] = s
+	}
+	for key, n := range flat {
+		if done, err := perMetric(cfg, key, n.Value); done {
+			if err != nil {
+				return fmt.Errorf("line %d: %s: %w", n.Line, key, err)
+			}
+			continue
+		}
+		s, ok := byKey[key]
+		if !ok {
+			return fmt.Errorf("line %d: unknown key %s", n.Line, key)
+		}
+		if err := s.value(cfg).Set(n.Value); err != nil {
+			return fmt.Errorf("line %d: %s: %w", n.Line, key, err)
+		}
+	}
+	return nil
+}
+
+// perMetric applies qc.spike.<metric> and qc.range.<metric>; done says
+// whether key was one of them.
+func perMetric(cfg *Config, key, val string) (done bool, err error) {
+	if m, ok := strings.CutPrefix(key, "qc.spike."); ok {
+		var f floatValue
+		if err := f.Set(val); err != nil || f <= 0 {
+			return true, fmt.Errorf("%q is not a positive rate per minute", val)
+		}
+		if cfg.QC.Spike == nil {
+			cfg.QC.Spike = map[string]float64{}
+		}
+		cfg.QC.Spike[m] = float64(f)
+		return true, nil
+	}
+	if m, ok := strings.CutPrefix(key, "qc.range."); ok {
+		lo, hi, found := strings.Cut(val, ",")
+		var a, b floatValue
+		if !found || a.Set(strings.TrimSpace(lo)) != nil || b.Set(strings.TrimSpace(hi)) != nil || a > b {
+			return true, fmt.Errorf("%q is not \"min,max\"", val)
+		}
+		if cfg.QC.Range == nil {
+			cfg.QC.Range = map[string][2]float64{}
+		}
+		cfg.QC.Range[m] = [2]float64{float64(a), float64(b)}
+		return true, nil
+	}
+	return false, nil
+}
+
+func flatten(prefix string, n *yaml.Node, into map[string]*yaml.Node) error {
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key := n.Content[i].Value
+			if prefix != "" {
+				key = prefix + "." + key
+			}
+			if err := flatten(key, n.Content[i+1], into); err != nil {
+				return err
+			}
+		}
+		return nil
+	case yaml.ScalarNode:
+		if prefix == "" {
+			return fmt.Errorf("line %d: the file must be a mapping of keys to values", n.Line)
+		}
+		into[prefix] = n
+		return nil
+	default:
+		return fmt.Errorf("line %d: %s: want a single value", n.Line, prefix)
+	}
+}
+
+// Validate checks every setting and names the key of the first bad one.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("config: %s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if err := checkAddr(c.HTTP.Addr); err != nil {
+		bad("http.addr", "%v", err)
+	}
+	if c.MQTT.Broker == "" {
+		if err := checkAddr(c.MQTT.Addr); err != nil {
+			bad("mqtt.addr", "%v", err)
+		}
+	} else if err := checkURL(c.MQTT.Broker, "tcp", "mqtt", "ssl", "tls", "mqtts", "ws", "wss"); err != nil {
+		bad("mqtt.broker", "%v", err)
+	}
+	if c.MQTT.ClientID == "" {
+		bad("mqtt.client_id", "must not be empty")
+	}
+	if c.DataDir == "" {
+		bad("data_dir", "must not be empty: it holds the spool, and the store unless influx.url is set")
+	}
+	if c.Influx.URL != "" {
+		if err := checkURL(c.Influx.URL, "http", "https"); err != nil {
+			bad("influx.url", "%v", err)
+		}
+		if c.Influx.Bucket == "" {
+			bad("influx.bucket", "must not be empty when influx.url is set")
+		}
+	}
+	if c.Ingest.BatchSize < 1 || c.Ingest.BatchSize > 100_000 {
+		bad("ingest.batch_size", "%d is not between 1 and 100000", c.Ingest.BatchSize)
+	}
+	if c.Ingest.Writers < 1 || c.Ingest.Writers > 64 {
+		bad("ingest.writers", "%d is not between 1 and 64", c.Ingest.Writers)
+	}
+	if strings.ContainsAny(c.Ingest.SharedGroup, "/+#") {
+		bad("ingest.shared_group", "%q must not contain /, + or #", c.Ingest.SharedGroup)
+	}
+	if c.Ingest.DeadLetters < 1 {
+		bad("ingest.dead_letters", "must be at least 1")
+	}
+	if c.Ingest.MaxPayload < 256 || c.Ingest.MaxPayload > 256<<20 {
+		bad("ingest.max_payload", "%d is not between 256 and 268435456", c.Ingest.MaxPayload)
+	}
+	for _, d := range []struct {
+		key string
+		d   time.Duration
+	}{{"qc.stuck_for", c.QC.StuckFor}, {"qc.spike_gap", c.QC.SpikeGap}, {"qc.max_future", c.QC.MaxFuture}, {"qc.max_past", c.QC.MaxPast}} {
+		if d.d < 0 {
+			bad(d.key, "must not be negative")
+		}
+	}
+	if c.Ingest.SpoolMaxBytes < 1<<20 {
+		bad("ingest.spool_max_bytes", "%d is less than 1 MiB", c.Ingest.SpoolMaxBytes)
+	}
+	switch c.Ingest.SpoolSync {
+	case "always", "interval":
+	default:
+		bad("ingest.spool_sync", "%q is not always or interval", c.Ingest.SpoolSync)
+	}
+	if c.QC.HumidityRH < 0 || c.QC.HumidityRH > 100 {
+		bad("qc.humidity_rh", "%v is not a percentage", c.QC.HumidityRH)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "%q is not debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("log.format", "%q is not text or json", c.Log.Format)
+	}
+	return errors.Join(errs...)
+}
+
+func checkAddr(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port", addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("%q has no valid port", addr)
+	}
+	_ = host
+	return nil
+}
+
+func checkURL(raw string, schemes ...string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("%q is not a URL", raw)
+	}
+	for _, s := range schemes {
+		if u.Scheme == s && u.Host != "" {
+			return nil
+		}
+	}
+	return fmt.Errorf("%q is not a URL of scheme %s with a host", raw, strings.Join(schemes, ", "))
+}
+
+type stringValue string
+
+func (v *stringValue) String() string     { return string(*v) }
+func (v *stringValue) Set(s string) error { *v = stringValue(s); return nil }
+
+type secretValue Secret
+
+func (v *secretValue) String() string     { return Secret(*v).String() }
+func (v *secretValue) Set(s string) error { *v = secretValue(s); return nil }
+
+type intValue int
+
+func (v *intValue) String() string { return strconv.Itoa(int(*v)) }
+func (v *intValue) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a whole number", s)
+	}
+	*v = intValue(n)
+	return nil
+}
+
+type int64Value int64
+
+func (v *int64Value) String() string { return strconv.FormatInt(int64(*v), 10) }
+func (v *int64Value) Set(s string) error {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return fmt.Errorf("%q is not a whole number", s)
+	}
+	*v = int64Value(n)
+	return nil
+}
+
+type floatValue float64
+
+func (v *floatValue) String() string { return strconv.FormatFloat(float64(*v), 'g', -1, 64) }
+func (v *floatValue) Set(s string) error {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return fmt.Errorf("%q is not a number", s)
+	}
+	*v = floatValue(f)
+	return nil
+}
+
+type boolValue bool
+
+func (v *boolValue) String() string   { return strconv.FormatBool(bool(*v)) }
+func (v *boolValue) IsBoolFlag() bool { return true }
+func (v *boolValue) Set(s string) error {
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return fmt.Errorf("%q is not true or false", s)
+	}
+	*v = boolValue(b)
+	return nil
+}
+
+type durationValue time.Duration
+
+func (v *durationValue) String() string { return time.Duration(*v).String() }
+func (v *durationValue) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a duration such as 200ms or 5s", s)
+	}
+	*v = durationValue(d)
+	return nil
+}
+
+// rawValue records a flag's raw text; Load applies it after file and
+// environment, so that precedence does not depend on parsing order.
+type rawValue struct {
+	name string
+	into map[string]string
+	def  string
+}
+
+func (r *rawValue) String() string {
+	if r == nil || r.into == nil {
+		return ""
+	}
+	if v, ok := r.into[r.name]; ok {
+		return v
+	}
+	return r.def
+}
+
+func (r *rawValue) Set(s string) error { r.into[r.name] = s; return nil }
+
+// Sample is a commented configuration file with every key at its default.
+//
+//go:embed sample.yaml
+var Sample string

@@ -1,0 +1,82 @@
+package testenv
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+)
+
+// Broker is a Mosquitto MQTT broker that allows anonymous clients and
+// keeps persistent sessions and retained messages across a Stop and Start.
+type Broker struct {
+	URL  string // tcp://127.0.0.1:PORT
+	Port int
+	Dir  string // holds the config, the log and the persistence file
+
+	proc *process
+}
+
+// Mosquitto starts a Mosquitto broker (mosquitto from
+// $ENVMON_MOSQUITTO, else PATH, else /usr/sbin/mosquitto) and stops it when
+// t ends.
+func Mosquitto(t testing.TB) *Broker {
+	t.Helper()
+	skipShort(t, "Mosquitto")
+	bin := lookBinary(t, "mosquitto", "ENVMON_MOSQUITTO", "mosquitto", "/usr/sbin/mosquitto")
+
+	dir := t.TempDir()
+	port := FreePort(t)
+	conf := filepath.Join(dir, "mosquitto.conf")
+	if err := os.WriteFile(conf, []byte(mosquittoConfig(dir, port)), 0o644); err != nil {
+		t.Fatalf("write mosquitto config: %v", err)
+	}
+	m := &Broker{URL: fmt.Sprintf("tcp://127.0.0.1:%d", port), Port: port, Dir: dir}
+	m.proc = &process{
+		name:    "mosquitto",
+		bin:     bin,
+		args:    []string{"-c", conf},
+		logPath: filepath.Join(dir, "mosquitto.log"),
+		ready:   dialReady("127.0.0.1:" + strconv.Itoa(port)),
+	}
+	t.Cleanup(func() { m.proc.stop(t) })
+	m.Start(t)
+	return m
+}
+
+func mosquittoConfig(dir string, port int) string {
+	conf := fmt.Sprintf(`listener %d 127.0.0.1
+allow_anonymous true
+persistence true
+persistence_location %s/
+log_dest stderr
+log_type error
+log_type warning
+log_type notice
+log_type information
+connection_messages true
+max_inflight_messages 1000
+max_queued_messages 0
+`, port, dir)
+	// Run as root, mosquitto would switch to the mosquitto user, who cannot
+	// write the persistence file in the test's directory.
+	if os.Geteuid() == 0 {
+		conf += "user root\n"
+	}
+	return conf
+}
+
+// Start starts the broker again after Stop, on the same port and with the
+// sessions it saved, and waits until it accepts connections.
+func (m *Broker) Start(t testing.TB) {
+	t.Helper()
+	m.proc.start(t)
+}
+
+// Stop stops the broker gracefully, so that it saves its persistent
+// sessions, and waits for it to exit.
+func (m *Broker) Stop(t testing.TB) {
+	t.Helper()
+	m.proc.stop(t)
+}
