@@ -189,7 +189,12 @@ func TestCollectorStoresAndRejects(t *testing.T) {
 			t.Errorf("rejected{reason=%q} = %v, want %v", reason, got, n)
 		}
 	}
-	// The status came last: wait for it too.
+	// The store holds the readings before the collector records them (two
+	// writers may finish in either order), and the status came last: wait
+	// for both before reading the registry.
+	waitFor(t, "readings recorded", func() bool {
+		return testutil.ToFloat64(h.collector.m.readings.WithLabelValues("air")) == 2
+	})
 	waitFor(t, "station online", func() bool {
 		v, ok := h.stations.Get("st-1")
 		return ok && v.Status == station.Online && !v.StatusAt.IsZero()
