@@ -45,15 +45,18 @@ type cluster struct {
 	group, self string
 	prefix      string
 
+	announced chan struct{} // an announcement arrived since join began
+
 	mu      sync.RWMutex
 	members []string // sorted, including self once joined
 }
 
 func newCluster(group, self string) *cluster {
-	return &cluster{group: group, self: self, prefix: TopicPrefix + "/_cluster/" + group + "/"}
+	return &cluster{group: group, self: self, prefix: TopicPrefix + "/_cluster/" + group + "/", announced: make(chan struct{}, 1)}
 }
 
 func (cl *cluster) memberTopic(id string) string { return cl.prefix + "members/" + id }
+func (cl *cluster) membersFilter() string        { return cl.prefix + "members/+" }
 func (cl *cluster) inboxFilter() string          { return cl.prefix + "to/" + cl.self + "/#" }
 func (cl *cluster) inboxTopic(owner, t string) string {
 	return cl.prefix + "to/" + owner + "/" + t
@@ -74,15 +77,11 @@ func (cl *cluster) will(opts *paho.ClientOptions) {
 // join subscribes to the member list, waits briefly for the retained
 // announcements of the others, and announces itself.
 func (cl *cluster) join(c paho.Client) error {
-	got := make(chan struct{}, 1)
-	tok := c.Subscribe(cl.prefix+"members/+", 1, func(_ paho.Client, m paho.Message) {
-		id := strings.TrimPrefix(m.Topic(), cl.prefix+"members/")
-		cl.set(id, len(m.Payload()) > 0)
-		select {
-		case got <- struct{}{}:
-		default:
-		}
-	})
+	select { // forget a signal left from an earlier connection
+	case <-cl.announced:
+	default:
+	}
+	tok := c.Subscribe(cl.membersFilter(), 1, cl.onMember)
 	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		return fmt.Errorf("subscribe to members: %v", tok.Error())
 	}
@@ -92,10 +91,22 @@ func (cl *cluster) join(c paho.Client) error {
 		return fmt.Errorf("announce membership: %v", pub.Error())
 	}
 	select { // retained announcements arrive right after the subscription
-	case <-got:
+	case <-cl.announced:
 	case <-time.After(200 * time.Millisecond):
 	}
 	return nil
+}
+
+// onMember records a member's announcement (a retained message) or its
+// departure (an empty one).
+func (cl *cluster) onMember(_ paho.Client, m paho.Message) {
+	id := strings.TrimPrefix(m.Topic(), cl.prefix+"members/")
+	cl.set(id, len(m.Payload()) > 0)
+	m.Ack() // the collector acknowledges by hand; an unacknowledged message holds one of the broker's in-flight slots
+	select {
+	case cl.announced <- struct{}{}:
+	default:
+	}
 }
 
 // leave removes this member on a clean stop.

@@ -208,6 +208,7 @@ func (c *Collector) Run(ctx context.Context) error {
 		c.cluster.will(opts)
 	}
 	c.client = paho.NewClient(opts)
+	c.addRoutes()
 
 	// The writer starts first: whatever a previous run left in the spool is
 	// written before anything newer, since the spool is a FIFO.
@@ -241,26 +242,69 @@ func (c *Collector) Run(ctx context.Context) error {
 	return nil
 }
 
-func (c *Collector) onConnect(cl paho.Client) {
-	filters := map[string]paho.MessageHandler{c.cfg.Topic: c.onMessage}
+// subscription is a topic filter the collector subscribes to on every
+// connection.
+type subscription struct {
+	filter  string
+	qos     byte
+	handler paho.MessageHandler
+}
+
+// subscriptions lists the collector's topic filters, the cluster's (if any)
+// first.
+func (c *Collector) subscriptions() []subscription {
+	var subs []subscription
 	if c.cluster != nil {
-		// Members first, so that ownership is known before readings arrive.
+		subs = append(subs,
+			subscription{c.cluster.inboxFilter(), c.cfg.QoS, c.onForwarded},
+			// A missed notice only delays another replica's latest view.
+			subscription{c.cluster.storedFilter(), 0, c.onStoredElsewhere})
+	}
+	return append(subs, subscription{c.cfg.Topic, c.cfg.QoS, c.onMessage})
+}
+
+// addRoutes gives paho the handlers before it connects. A broker sends a
+// resumed session's queued messages right after CONNACK, before onConnect
+// has subscribed again; paho leaves a message that matches no route
+// unacknowledged, and an MQTT 3.1.1 broker sends it again only at the next
+// reconnect. Routes outlive connections, so this is done once.
+func (c *Collector) addRoutes() {
+	if c.cluster != nil {
+		c.client.AddRoute(c.cluster.membersFilter(), c.cluster.onMember)
+	}
+	for _, s := range c.subscriptions() {
+		c.client.AddRoute(routeKey(s.filter), s.handler)
+	}
+}
+
+// routeKey is the route paho's Subscribe files filter's handler under: a
+// shared subscription's filter without "$share/<group>/". Under any other
+// key the handler would be a second route, and each message would be
+// handled twice.
+func routeKey(filter string) string {
+	if rest, ok := strings.CutPrefix(filter, "$share/"); ok {
+		if _, f, ok := strings.Cut(rest, "/"); ok {
+			return f
+		}
+	}
+	return filter
+}
+
+func (c *Collector) onConnect(cl paho.Client) {
+	if c.cluster != nil {
+		// Members first, so that ownership is known before new readings
+		// arrive. (Readings queued for a resumed session may come sooner;
+		// until then this replica sees itself alone and keeps them.)
 		if err := c.cluster.join(cl); err != nil {
 			c.log.Error("join cluster failed; reconnecting", "err", err)
 			go cl.Disconnect(0)
 			return
 		}
-		filters[c.cluster.inboxFilter()] = c.onForwarded
-		filters[c.cluster.storedFilter()] = c.onStoredElsewhere
 	}
-	for filter, h := range filters {
-		qos := c.cfg.QoS
-		if filter == c.cluster.storedFilter() {
-			qos = 0 // a missed notice only delays another replica's latest view
-		}
-		tok := cl.Subscribe(filter, qos, h)
+	for _, s := range c.subscriptions() {
+		tok := cl.Subscribe(s.filter, s.qos, s.handler)
 		if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-			c.log.Error("subscribe failed; reconnecting", "topic", filter, "err", tok.Error())
+			c.log.Error("subscribe failed; reconnecting", "topic", s.filter, "err", tok.Error())
 			// Drop the connection so auto-reconnect tries again from the start.
 			go cl.Disconnect(0)
 			return

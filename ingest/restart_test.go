@@ -1,10 +1,12 @@
 package ingest
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
 
+	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/envmon/envmon/internal/testenv"
 	"github.com/envmon/envmon/station"
 )
@@ -35,4 +37,58 @@ func TestBrokerRestart(t *testing.T) {
 	send(50, 100) // the collector may not be back yet: its session queues these
 	waitFor(t, "reconnected", c.Connected)
 	waitFor(t, "everything stored", func() bool { return count(t, store, "st-1", "laeq") == 100 })
+}
+
+// TestQueuedMessagesOnResume: a broker sends a resumed session's queued
+// messages right after CONNACK, before the collector has subscribed again.
+// Each must still be handled and acknowledged: paho leaves a message that
+// matches no route unacknowledged, and an MQTT 3.1.1 broker sends it again
+// only at the next reconnect.
+func TestQueuedMessagesOnResume(t *testing.T) {
+	broker := testenv.Mosquitto(t)
+	store := newCountingStore()
+	start := func() (*Collector, func()) {
+		c, err := New(Config{Broker: broker.URL, ClientID: "resume-test", Store: store, Spool: openSpool(t, t.TempDir()),
+			Stations: station.New(nil, false, quietLogger()), Logger: quietLogger()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); c.Run(ctx) }()
+		return c, func() { cancel(); <-done }
+	}
+	c, stop := start()
+	waitFor(t, "session created", c.Connected)
+	stop()
+	const n = 1000
+	base := time.Now().Add(-time.Hour)
+	for round := range 3 {
+		pub := publisher(t, broker.URL)
+		var last paho.Token
+		for i := round * n; i < (round+1)*n; i++ {
+			last = pub.Publish("envmon/p1/st-q/noise", 1, false, fmt.Sprintf(`{"ts":%d,"values":{"laeq":%d}}`, base.Add(time.Duration(i)*time.Second).UnixMilli(), 40+i%20))
+		}
+		if !last.WaitTimeout(10*time.Second) || last.Error() != nil {
+			t.Fatalf("publish: %v", last.Error())
+		}
+		pub.Disconnect(100)
+		c, stop = start() // the broker has these queued for its session
+		waitFor(t, fmt.Sprintf("round %d: queued messages stored", round), func() bool { return count(t, store, "st-q", "laeq") == (round+1)*n })
+		t.Logf("round %d: %d stored", round, count(t, store, "st-q", "laeq"))
+		stop()
+	}
+}
+
+func TestRouteKey(t *testing.T) {
+	for _, tc := range []struct{ filter, want string }{
+		{"envmon/+/+/+", "envmon/+/+/+"},
+		{"$share/envmon/envmon/+/+/+", "envmon/+/+/+"},
+		{"$share/g/#", "#"},
+		{"$SYS/broker/uptime", "$SYS/broker/uptime"},
+	} {
+		if got := routeKey(tc.filter); got != tc.want {
+			t.Errorf("routeKey(%q) = %q, want %q", tc.filter, got, tc.want)
+		}
+	}
 }
