@@ -4,11 +4,10 @@ import (
 	"bytes"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
-	json "github.com/goccy/go-json"
+	"github.com/valyala/fastjson"
 
 	"github.com/envmon/envmon/reading"
 )
@@ -95,83 +94,193 @@ func Decode(t Topic, data []byte, lim Limits, now time.Time) ([]reading.Reading,
 	return rs, nil
 }
 
-// native is the JSON object of docs/MQTT.md.
-type native struct {
-	TS      json.RawMessage            `json:"ts"`
-	Values  map[string]json.RawMessage `json:"values"`
-	Units   map[string]string          `json:"units"`
-	Seq     *int64                     `json:"seq"`
-	Station *string                    `json:"station"`
-	Lat     *float64                   `json:"lat"`
-	Lon     *float64                   `json:"lon"`
+// parsers parse payloads. A parsed document points into its parser's
+// memory, so nothing from it may outlive the parser's return to the pool:
+// strings kept from it are copied or canonical.
+var parsers fastjson.ParserPool
+
+// parse validates data as strict JSON (RFC 8259: no NaN, no trailing data)
+// and parses it with p. fastjson's parser alone accepts more than JSON, so
+// the validator runs first.
+func parse(p *fastjson.Parser, data []byte) (*fastjson.Value, error) {
+	if err := fastjson.ValidateBytes(data); err != nil {
+		return nil, err
+	}
+	return p.ParseBytes(data)
+}
+
+// nativeFields are the members of the JSON object of docs/MQTT.md.
+var nativeFields = []string{"ts", "values", "units", "seq", "station", "lat", "lon"}
+
+// nativeObject holds the members of a native payload, in nativeFields'
+// order; nil means absent or null.
+type nativeObject [7]*fastjson.Value
+
+// read fills o from obj in one pass, rejecting an unknown or repeated
+// member.
+func (o *nativeObject) read(obj *fastjson.Object) *Rejection {
+	var (
+		rj   *Rejection
+		seen uint8
+	)
+	obj.Visit(func(key []byte, v *fastjson.Value) {
+		if rj != nil {
+			return
+		}
+		switch field := slices.Index(nativeFields, string(key)); {
+		case field < 0:
+			rj = reject(ReasonMalformed, "payload has unknown field %q", clip(string(key), 64))
+		case seen&(1<<field) != 0:
+			rj = reject(ReasonMalformed, "payload has field %q twice", key)
+		default:
+			seen |= 1 << field
+			o[field] = present(v)
+		}
+	})
+	return rj
 }
 
 func decodeNative(t Topic, data []byte, lim Limits) (reading.Reading, *Rejection) {
-	var p native
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p); err != nil {
+	p := parsers.Get()
+	defer parsers.Put(p)
+	doc, err := parse(p, data)
+	if err != nil {
 		return reading.Reading{}, reject(ReasonMalformed, "payload is not the JSON object of docs/MQTT.md: %v", err)
 	}
-	if _, err := dec.Token(); err == nil {
-		return reading.Reading{}, reject(ReasonMalformed, "payload has data after the JSON object")
+	obj, err := doc.Object()
+	if err != nil {
+		return reading.Reading{}, reject(ReasonMalformed, "payload is not the JSON object of docs/MQTT.md: %v", err)
 	}
-	if p.Station != nil && *p.Station != t.Station {
-		return reading.Reading{}, reject(ReasonMismatch, "payload names station %q but the topic names %q", *p.Station, t.Station)
+	var o nativeObject
+	if rj := o.read(obj); rj != nil {
+		return reading.Reading{}, rj
 	}
-	ts, rj := parseTime(p.TS)
+	ts, values, units, seq, station, lat, lon := o[0], o[1], o[2], o[3], o[4], o[5], o[6]
+	if station != nil {
+		name, err := station.StringBytes()
+		if err != nil {
+			return reading.Reading{}, reject(ReasonMalformed, "station is not a string")
+		}
+		if string(name) != t.Station {
+			return reading.Reading{}, reject(ReasonMismatch, "payload names station %q but the topic names %q", name, t.Station)
+		}
+	}
+	if seq != nil {
+		if _, err := seq.Int64(); err != nil {
+			return reading.Reading{}, reject(ReasonMalformed, "seq is not an integer: %s", seq.MarshalTo(nil))
+		}
+	}
+	when, rj := parseTime(ts)
 	if rj != nil {
 		return reading.Reading{}, rj
 	}
-	if len(p.Values) == 0 {
+	var valueObj, unitObj *fastjson.Object
+	if values != nil {
+		if valueObj, err = values.Object(); err != nil {
+			return reading.Reading{}, reject(ReasonMalformed, "values is not an object")
+		}
+	}
+	if units != nil {
+		if unitObj, err = units.Object(); err != nil {
+			return reading.Reading{}, reject(ReasonMalformed, "units is not an object")
+		}
+	}
+	if valueObj == nil || valueObj.Len() == 0 {
 		return reading.Reading{}, reject(ReasonNoValues, "payload has no values")
 	}
-	if len(p.Values)+2 > lim.MaxValues {
-		return reading.Reading{}, reject(ReasonTooLarge, "payload has %d values; the limit is %d", len(p.Values), lim.MaxValues)
+	if valueObj.Len()+2 > lim.MaxValues {
+		return reading.Reading{}, reject(ReasonTooLarge, "payload has %d values; the limit is %d", valueObj.Len(), lim.MaxValues)
 	}
-	for name := range p.Units {
-		if _, ok := p.Values[name]; !ok {
-			return reading.Reading{}, reject(ReasonMalformed, "units names %q, which has no value", name)
-		}
-	}
-	r := reading.Reading{Point: t.Point, Station: t.Station, Medium: t.Medium, Time: ts, Values: make([]reading.Value, 0, len(p.Values)+2)}
-	for name, raw := range p.Values {
-		v, err := strconv.ParseFloat(string(raw), 64)
-		if err != nil || math.IsInf(v, 0) || math.IsNaN(v) {
-			if len(raw) > 40 {
-				raw = append(raw[:40:40], "…"...)
+	r := reading.Reading{Point: t.Point, Station: t.Station, Medium: t.Medium, Time: when, Values: make([]reading.Value, 0, valueObj.Len()+2)}
+	if unitObj != nil {
+		unitObj.Visit(func(name []byte, u *fastjson.Value) {
+			switch {
+			case rj != nil:
+			case valueObj.Get(string(name)) == nil:
+				rj = reject(ReasonMalformed, "units names %q, which has no value", name)
+			case u.Type() != fastjson.TypeString:
+				rj = reject(ReasonMalformed, "unit of %q is not a string", name)
 			}
-			return reading.Reading{}, reject(ReasonBadValue, "value of %s is not a finite number: %s", clip(name, lim.MaxName), raw)
-		}
-		val, rj := value(t.Medium, name, v, p.Units[name], lim)
+		})
 		if rj != nil {
 			return reading.Reading{}, rj
 		}
-		r.Values = append(r.Values, val)
 	}
-	if (p.Lat == nil) != (p.Lon == nil) {
+	valueObj.Visit(func(name []byte, raw *fastjson.Value) {
+		if rj != nil {
+			return
+		}
+		v, err := raw.Float64()
+		if err != nil || math.IsInf(v, 0) || math.IsNaN(v) {
+			text := raw.MarshalTo(nil)
+			if len(text) > 40 {
+				text = append(text[:40:40], "…"...)
+			}
+			rj = reject(ReasonBadValue, "value of %s is not a finite number: %s", clip(string(name), lim.MaxName), text)
+			return
+		}
+		var unit []byte
+		if unitObj != nil {
+			unit = unitObj.Get(string(name)).GetStringBytes()
+		}
+		var val reading.Value
+		if val, rj = value(t.Medium, name, v, unit, lim); rj == nil {
+			r.Values = append(r.Values, val)
+		}
+	})
+	if rj != nil {
+		return reading.Reading{}, rj
+	}
+	if (lat == nil) != (lon == nil) {
 		return reading.Reading{}, reject(ReasonMalformed, "lat and lon come together")
 	}
-	if p.Lat != nil {
-		r.Values = append(r.Values, reading.Value{Metric: "lat", Value: *p.Lat}, reading.Value{Metric: "lon", Value: *p.Lon})
+	if lat != nil {
+		la, err1 := lat.Float64()
+		lo, err2 := lon.Float64()
+		if err1 != nil || err2 != nil {
+			return reading.Reading{}, reject(ReasonMalformed, "lat and lon are numbers")
+		}
+		r.Values = append(r.Values, reading.Value{Metric: "lat", Value: la}, reading.Value{Metric: "lon", Value: lo})
 	}
 	return r, nil
 }
 
-// value checks one named value and converts it to its canonical unit.
-func value(m reading.Medium, name string, v float64, unit string, lim Limits) (reading.Value, *Rejection) {
-	if len(name) > lim.MaxName {
-		return reading.Value{}, reject(ReasonTooLarge, "metric name %q is longer than %d bytes", clip(name, lim.MaxName), lim.MaxName)
+// present returns v, or nil for JSON null: a member set to null counts as
+// absent, as encoding/json has it.
+func present(v *fastjson.Value) *fastjson.Value {
+	if v == nil || v.Type() == fastjson.TypeNull {
+		return nil
 	}
-	mt, ok := reading.LookupMetric(name)
+	return v
+}
+
+// metricsByName indexes reading.Metrics by name. Indexed with string(name), it
+// finds a metric without allocating.
+var metricsByName = func() map[string]reading.Metric {
+	m := make(map[string]reading.Metric, len(reading.Metrics))
+	for _, mt := range reading.Metrics {
+		m[mt.Name] = mt
+	}
+	return m
+}()
+
+// value checks one named value and converts it to its canonical unit. The
+// value keeps the catalogue's copy of the name, not name itself.
+func value(m reading.Medium, name []byte, v float64, unit []byte, lim Limits) (reading.Value, *Rejection) {
+	if len(name) > lim.MaxName {
+		return reading.Value{}, reject(ReasonTooLarge, "metric name %q is longer than %d bytes", clip(string(name), lim.MaxName), lim.MaxName)
+	}
+	mt, ok := metricsByName[string(name)]
 	if !ok || !mt.Reports(m) {
 		return reading.Value{}, reject(ReasonUnknownMetric, "%q is not a %s metric of docs/MQTT.md", name, m)
 	}
-	v, rj := normalise(name, v, unit)
-	if rj != nil {
-		return reading.Value{}, rj
+	if len(unit) > 0 {
+		var rj *Rejection
+		if v, rj = normalise(mt, v, unit); rj != nil {
+			return reading.Value{}, rj
+		}
 	}
-	return reading.Value{Metric: name, Value: v}, nil
+	return reading.Value{Metric: mt.Name, Value: v}, nil
 }
 
 func clip(s string, n int) string {
@@ -181,39 +290,25 @@ func clip(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// senmlRecord is one record of a SenML pack (RFC 8428 §4); envmon reads
-// the fields below and ignores none silently: a record with a string, boolean
-// or data value is rejected, since every metric is numeric.
-type senmlRecord struct {
-	BN   *string  `json:"bn"`
-	BT   *float64 `json:"bt"`
-	BU   *string  `json:"bu"`
-	BV   *float64 `json:"bv"`
-	BVer *int     `json:"bver"`
-	N    *string  `json:"n"`
-	U    *string  `json:"u"`
-	V    *float64 `json:"v"`
-	VS   *string  `json:"vs"`
-	VB   *bool    `json:"vb"`
-	VD   *string  `json:"vd"`
-	S    *float64 `json:"s"`
-	T    *float64 `json:"t"`
-	UT   *float64 `json:"ut"`
-}
+// senmlFields are the SenML fields (RFC 8428 §4) envmon reads. It ignores
+// none silently: a record with another field is rejected, and so is one
+// with a string, boolean or data value, since every metric is numeric.
+var senmlFields = []string{"bn", "bt", "bu", "bv", "bver", "n", "u", "v", "vs", "vb", "vd", "s", "t", "ut"}
 
 // senmlRelative is RFC 8428 §4.5.3's boundary: times below 2^28 seconds are
 // relative to now.
 const senmlRelative = 1 << 28
 
 func decodeSenML(t Topic, data []byte, lim Limits, now time.Time) ([]reading.Reading, *Rejection) {
-	var pack []senmlRecord
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&pack); err != nil {
+	p := parsers.Get()
+	defer parsers.Put(p)
+	doc, err := parse(p, data)
+	if err != nil {
 		return nil, reject(ReasonMalformed, "payload is not a SenML pack (RFC 8428): %v", err)
 	}
-	if _, err := dec.Token(); err == nil {
-		return nil, reject(ReasonMalformed, "payload has data after the SenML pack")
+	pack, err := doc.Array()
+	if err != nil {
+		return nil, reject(ReasonMalformed, "payload is not a SenML pack (RFC 8428): %v", err)
 	}
 	if len(pack) == 0 {
 		return nil, reject(ReasonNoValues, "SenML pack is empty")
@@ -222,51 +317,56 @@ func decodeSenML(t Topic, data []byte, lim Limits, now time.Time) ([]reading.Rea
 		return nil, reject(ReasonTooLarge, "SenML pack has %d records; the limit is %d", len(pack), lim.MaxValues)
 	}
 	var (
-		bn, bu string
+		bn, bu []byte
 		bt, bv float64
 		out    []reading.Reading
-		byTime = map[int64]int{}
+		name   []byte
 	)
-	for i, rec := range pack {
-		if rec.BN != nil {
-			bn = *rec.BN
+	for i, recv := range pack {
+		rec, err := recv.Object()
+		if err != nil {
+			return nil, reject(ReasonMalformed, "SenML record %d is not an object", i)
 		}
-		if rec.BT != nil {
-			bt = *rec.BT
+		var f senmlRecord
+		if rj := f.read(rec, i); rj != nil {
+			return nil, rj
 		}
-		if rec.BU != nil {
-			bu = *rec.BU
+		if f.bn != nil {
+			bn = f.bn
 		}
-		if rec.BV != nil {
-			bv = *rec.BV
+		if f.bt.ok {
+			bt = f.bt.x
 		}
-		if rec.VS != nil || rec.VB != nil || rec.VD != nil {
+		if f.bu != nil {
+			bu = f.bu
+		}
+		if f.bv.ok {
+			bv = f.bv.x
+		}
+		if f.hasOther {
 			return nil, reject(ReasonBadValue, "SenML record %d has a string, boolean or data value; envmon metrics are numbers", i)
 		}
-		if rec.V == nil && rec.S == nil {
-			if rec.N == nil {
+		if !f.v.ok && !f.s.ok {
+			if f.n == nil {
 				continue // a record of base fields only
 			}
-			return nil, reject(ReasonBadValue, "SenML record %d (%s) has no numeric value", i, clip(*rec.N, lim.MaxName))
+			return nil, reject(ReasonBadValue, "SenML record %d (%s) has no numeric value", i, clip(string(f.n), lim.MaxName))
 		}
-		if rec.V == nil {
+		if !f.v.ok {
 			return nil, reject(ReasonBadValue, "SenML record %d has a sum but no value; envmon stores values", i)
 		}
-		name := bn
-		if rec.N != nil {
-			name += *rec.N
-		}
+		name = append(append(name[:0], bn...), f.n...)
 		station, metric := splitSenMLName(name)
-		if station != "" && station != t.Station {
-			return nil, reject(ReasonMismatch, "SenML name %q names station %q but the topic names %q", clip(name, 2*lim.MaxName), station, t.Station)
+		if station != nil && string(station) != t.Station {
+			return nil, reject(ReasonMismatch, "SenML name %q names station %q but the topic names %q", clip(string(name), 2*lim.MaxName), station, t.Station)
 		}
 		unit := bu
-		if rec.U != nil {
-			unit = *rec.U
+		if f.u != nil {
+			unit = f.u
 		}
 		secs := bt
-		if rec.T != nil {
-			secs += *rec.T
+		if f.t.ok {
+			secs += f.t.x
 		}
 		if math.IsNaN(secs) || math.IsInf(secs, 0) || math.Abs(secs) > 1e13 {
 			return nil, reject(ReasonBadTimestamp, "SenML record %d has time %v", i, secs)
@@ -278,16 +378,16 @@ func decodeSenML(t Topic, data []byte, lim Limits, now time.Time) ([]reading.Rea
 			whole, frac := math.Modf(secs)
 			ts = time.Unix(int64(whole), int64(math.Round(frac*1e6))*1e3).UTC()
 		}
-		v, rj := value(t.Medium, metric, bv+*rec.V, unit, lim)
+		v, rj := value(t.Medium, metric, bv+f.v.x, unit, lim)
 		if rj != nil {
 			return nil, rj
 		}
-		k := ts.UnixNano()
-		j, ok := byTime[k]
-		if !ok {
+		// Records of one time make one reading; packs hold one or a few
+		// times, so a linear search beats a map.
+		j := slices.IndexFunc(out, func(r reading.Reading) bool { return r.Time.Equal(ts) })
+		if j < 0 {
 			j = len(out)
-			byTime[k] = j
-			out = append(out, reading.Reading{Point: t.Point, Station: t.Station, Medium: t.Medium, Time: ts})
+			out = append(out, reading.Reading{Point: t.Point, Station: t.Station, Medium: t.Medium, Time: ts, Values: make([]reading.Value, 0, len(pack))})
 		}
 		out[j].Values = append(out[j].Values, v)
 	}
@@ -297,18 +397,169 @@ func decodeSenML(t Topic, data []byte, lim Limits, now time.Time) ([]reading.Rea
 	return out, nil
 }
 
+// senmlRecord holds one record's fields; nil means absent (or null).
+type senmlRecord struct {
+	bn, bu, n, u    []byte
+	bt, bv, v, s, t number
+	hasOther        bool // vs, vb or vd
+}
+
+// number is an optional JSON number.
+type number struct {
+	x  float64
+	ok bool
+}
+
+// read fills f from rec in one pass over its members, checking each
+// field's JSON type as RFC 8428 §4 gives it. A member set to null counts as
+// absent.
+func (f *senmlRecord) read(rec *fastjson.Object, i int) *Rejection {
+	var (
+		rj   *Rejection
+		seen uint16
+	)
+	rec.Visit(func(key []byte, v *fastjson.Value) {
+		if rj != nil {
+			return
+		}
+		field := senmlField(key)
+		switch {
+		case field < 0:
+			rj = reject(ReasonMalformed, "SenML record %d has unknown field %q", i, clip(string(key), 64))
+			return
+		case seen&(1<<field) != 0:
+			rj = reject(ReasonMalformed, "SenML record %d has field %q twice", i, key)
+			return
+		}
+		seen |= 1 << field
+		if v.Type() == fastjson.TypeNull {
+			return
+		}
+		var err error
+		switch field {
+		case fieldBN, fieldBU, fieldN, fieldU:
+			var b []byte
+			if b, err = v.StringBytes(); err == nil && b == nil {
+				b = []byte{} // "" is given, not absent
+			}
+			switch field {
+			case fieldBN:
+				f.bn = b
+			case fieldBU:
+				f.bu = b
+			case fieldN:
+				f.n = b
+			case fieldU:
+				f.u = b
+			}
+		case fieldVS, fieldVB, fieldVD:
+			f.hasOther = true
+		default:
+			var x float64
+			x, err = v.Float64()
+			n := number{x, true}
+			switch field {
+			case fieldBT:
+				f.bt = n
+			case fieldBV:
+				f.bv = n
+			case fieldV:
+				f.v = n
+			case fieldS:
+				f.s = n
+			case fieldT:
+				f.t = n
+			}
+		}
+		if err != nil {
+			rj = reject(ReasonMalformed, "SenML record %d: %s is not a %s", i, key, senmlType(field))
+		}
+	})
+	return rj
+}
+
+// The SenML fields, as indexes into senmlFields.
+const (
+	fieldBN = iota
+	fieldBT
+	fieldBU
+	fieldBV
+	fieldBVer
+	fieldN
+	fieldU
+	fieldV
+	fieldVS
+	fieldVB
+	fieldVD
+	fieldS
+	fieldT
+	fieldUT
+)
+
+// senmlField returns key's index in senmlFields, or -1.
+func senmlField(key []byte) int {
+	switch string(key) { // compiled to a search, without allocating
+	case "bn":
+		return fieldBN
+	case "bt":
+		return fieldBT
+	case "bu":
+		return fieldBU
+	case "bv":
+		return fieldBV
+	case "bver":
+		return fieldBVer
+	case "n":
+		return fieldN
+	case "u":
+		return fieldU
+	case "v":
+		return fieldV
+	case "vs":
+		return fieldVS
+	case "vb":
+		return fieldVB
+	case "vd":
+		return fieldVD
+	case "s":
+		return fieldS
+	case "t":
+		return fieldT
+	case "ut":
+		return fieldUT
+	}
+	return -1
+}
+
+// senmlType names the JSON type of a SenML field, for messages.
+func senmlType(field int) string {
+	switch field {
+	case fieldBN, fieldBU, fieldN, fieldU:
+		return "string"
+	}
+	return "number"
+}
+
 // splitSenMLName splits a resolved SenML name into the station it names, if
 // any, and the metric: "urn:dev:envmon:st-1:pm25" and "st-1/pm25" name
-// station st-1; "pm25" names none.
-func splitSenMLName(name string) (station, metric string) {
-	i := strings.LastIndexAny(name, ":/")
+// station st-1; "pm25" names none (nil).
+func splitSenMLName(name []byte) (station, metric []byte) {
+	i := lastSeparator(name)
 	if i < 0 {
-		return "", name
+		return nil, name
 	}
-	metric = name[i+1:]
 	rest := name[:i]
-	j := strings.LastIndexAny(rest, ":/")
-	return rest[j+1:], metric
+	return rest[lastSeparator(rest)+1:], name[i+1:]
+}
+
+// lastSeparator is the index of the last ':' or '/' in b, or -1.
+func lastSeparator(b []byte) int {
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] == ':' || b[i] == '/' {
+			return i
+		}
+	}
+	return -1
 }
 
 // earliest is the oldest timestamp any station can honestly report.
@@ -326,27 +577,26 @@ func checkTime(ts time.Time, lim Limits, now time.Time) *Rejection {
 	return nil
 }
 
-// parseTime accepts an RFC 3339 string or Unix milliseconds.
-func parseTime(raw json.RawMessage) (time.Time, *Rejection) {
-	if len(raw) == 0 || string(raw) == "null" {
+// parseTime accepts an RFC 3339 string or Unix milliseconds; nil means the
+// payload has no ts.
+func parseTime(v *fastjson.Value) (time.Time, *Rejection) {
+	switch {
+	case v == nil:
 		return time.Time{}, reject(ReasonBadTimestamp, "ts is required (RFC 3339 string or Unix milliseconds)")
-	}
-	if raw[0] == '"' {
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return time.Time{}, reject(ReasonBadTimestamp, "ts %s is not a string", raw)
-		}
-		t, err := time.Parse(time.RFC3339Nano, s)
+	case v.Type() == fastjson.TypeString:
+		s, _ := v.StringBytes()
+		t, err := time.Parse(time.RFC3339Nano, string(s))
 		if err != nil {
 			return time.Time{}, reject(ReasonBadTimestamp, "ts %q is not RFC 3339", s)
 		}
 		return t.UTC(), nil
+	case v.Type() == fastjson.TypeNumber:
+		if ms, err := v.Int64(); err == nil {
+			return time.UnixMilli(ms).UTC(), nil
+		}
+		if f, err := v.Float64(); err == nil && math.Abs(f) < 1e15 {
+			return time.Unix(0, int64(f*1e6)).UTC(), nil
+		}
 	}
-	if ms, err := strconv.ParseInt(string(raw), 10, 64); err == nil {
-		return time.UnixMilli(ms).UTC(), nil
-	}
-	if f, err := strconv.ParseFloat(string(raw), 64); err == nil && math.Abs(f) < 1e15 {
-		return time.Unix(0, int64(f*1e6)).UTC(), nil
-	}
-	return time.Time{}, reject(ReasonBadTimestamp, "ts %s is neither an RFC 3339 string nor Unix milliseconds", raw)
+	return time.Time{}, reject(ReasonBadTimestamp, "ts %s is neither an RFC 3339 string nor Unix milliseconds", v.MarshalTo(nil))
 }

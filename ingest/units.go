@@ -1,8 +1,8 @@
 package ingest
 
 import (
+	"bytes"
 	"math"
-	"strings"
 
 	"github.com/envmon/envmon/quality"
 	"github.com/envmon/envmon/reading"
@@ -12,13 +12,10 @@ import (
 // docs/MQTT.md. An empty unit means the canonical one. Gas mixing ratios
 // (ppb, ppm) become mass concentrations at the HJ 633 reference state
 // through package quality.
-func normalise(metric string, v float64, u string) (float64, *Rejection) {
-	m, ok := reading.LookupMetric(metric)
-	if !ok {
-		return 0, reject(ReasonUnknownMetric, "%q is not a metric of docs/MQTT.md", metric)
-	}
+func normalise(m reading.Metric, v float64, u []byte) (float64, *Rejection) {
+	metric := m.Name
 	unit := canonicalUnit(u)
-	if unit == "" || unit == canonicalUnit(m.Unit) {
+	if unit == "" || unit == canonicalUnits[m.Name] {
 		return v, nil
 	}
 	switch m.Unit {
@@ -54,10 +51,19 @@ func normalise(metric string, v float64, u string) (float64, *Rejection) {
 	return 0, reject(ReasonBadUnit, "unit %q cannot be converted to %s's unit %s", u, metric, m.Unit)
 }
 
+// canonicalUnits holds each metric's unit as canonicalUnit spells it.
+var canonicalUnits = func() map[string]string {
+	m := make(map[string]string, len(reading.Metrics))
+	for _, mt := range reading.Metrics {
+		m[mt.Name] = canonicalUnit([]byte(mt.Unit))
+	}
+	return m
+}()
+
 // canonicalUnit folds the spellings of a unit, SenML's (RFC 8428) among
 // them, to one.
-func canonicalUnit(u string) string {
-	switch strings.TrimSpace(u) {
+func canonicalUnit(u []byte) string {
+	switch string(bytes.TrimSpace(u)) {
 	case "":
 		return ""
 	case "µg/m³", "ug/m3", "µg/m3", "ugm3":
@@ -77,7 +83,7 @@ func canonicalUnit(u string) string {
 	case "ug/L", "µg/L":
 		return "ug/L"
 	default:
-		return strings.TrimSpace(u)
+		return string(bytes.TrimSpace(u))
 	}
 }
 

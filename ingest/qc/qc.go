@@ -134,7 +134,8 @@ type metricState struct {
 	spikeLimit   float64
 	spikeChecked bool
 	stuckChecked bool
-	hist         []sample // sorted by time, for spikes
+	hist         []sample // sorted by time, for spikes; hist[dead:] is in use
+	dead         int      // samples dropped from hist's front, not yet reclaimed
 	same         run      // current run of identical values, for stuck sensors
 	running      bool
 }
@@ -252,7 +253,7 @@ func (c *Checker) spike(m *metricState, v float64, t time.Time) reading.Flags {
 	if !m.spikeChecked {
 		return 0
 	}
-	limit, hist := m.spikeLimit, m.hist
+	limit, hist := m.spikeLimit, m.hist[m.dead:]
 	tn, gap := t.UnixNano(), int64(c.cfg.SpikeGap)
 	i := len(hist)
 	if i > 0 && hist[i-1].t >= tn { // late: find its place (usually readings come in order)
@@ -265,16 +266,22 @@ func (c *Checker) spike(m *metricState, v float64, t time.Time) reading.Flags {
 			flag = false // the second reading at a new level
 		}
 	}
-	hist = slices.Insert(hist, i, sample{t: tn, v: v, spike: flag})
+	all := slices.Insert(m.hist, m.dead+i, sample{t: tn, v: v, spike: flag})
+	hist = all[m.dead:]
 	newest := hist[len(hist)-1].t
 	drop := max(len(hist)-spikeHistory, 0)
 	for drop < len(hist)-1 && newest-hist[drop].t > gap {
 		drop++
 	}
-	if drop > 0 {
-		hist = append(hist[:0], hist[drop:]...) // reuse the array
+	// Samples leave from the front. Moving the rest down each time would
+	// copy the whole window per reading; instead they are marked dead and
+	// reclaimed once they are half the array, which costs O(1) a reading.
+	m.dead += drop
+	if m.dead > 0 && 2*m.dead >= len(all) {
+		all = all[:copy(all, all[m.dead:])]
+		m.dead = 0
 	}
-	m.hist = hist
+	m.hist = all
 	if flag {
 		return reading.FlagSpike
 	}
