@@ -41,9 +41,12 @@
 // The commit file is 36 bytes: the magic "envspcmt", the commit point as
 // three little-endian uint64s (segment, byte offset in it, sequence number of
 // the next record) and the CRC-32C of those 32 bytes. It is replaced
-// atomically (write a temporary file, fsync, rename, fsync the directory).
-// Segments wholly before the commit point are deleted after the commit file
-// is durable.
+// atomically: write a temporary file and rename it. A commit that lets
+// segments be deleted is made durable first (fsync the file before the
+// rename and the directory after it), so a segment is never gone while the
+// commit point still lies before it. Other commits skip the two fsyncs: a
+// crash may then lose the latest commit points, and records read since the
+// last durable one are read again, which at-least-once delivery allows.
 //
 // # Recovery
 //

@@ -188,9 +188,13 @@ func (s *Spool) Commit(pos Position) error {
 		s.mu.Unlock()
 		return fmt.Errorf("spool: commit %v: Read has not got there yet (it is at %v)", pos, s.cursor)
 	}
+	// Only a commit that lets segments go must be durable before they do
+	// (see the package doc): one that leaves pos's segment, or one an
+	// Append waiting for space will reclaim after.
+	durable := s.opts.Sync != SyncNever && (pos.seg != s.commit.seg || s.spaceWaiters > 0)
 	s.mu.Unlock()
 
-	if err := writeCommit(s.dir, pos, s.opts.Sync != SyncNever); err != nil {
+	if err := writeCommit(s.dir, pos, durable); err != nil {
 		return fmt.Errorf("spool: persist commit point: %w", err)
 	}
 
