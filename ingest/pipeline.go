@@ -188,6 +188,7 @@ func (c *Collector) writeLoop(ctx context.Context) {
 		workers.Wait()
 		<-committed
 	}()
+	var names names // the loop's own: only it decodes with it
 	for {
 		recs, pos, err := c.cfg.Spool.Read(ctx, c.cfg.BatchSize)
 		if err != nil {
@@ -204,7 +205,7 @@ func (c *Collector) writeLoop(ctx context.Context) {
 		}
 		rs := make([]reading.Reading, 0, len(recs))
 		for _, b := range recs {
-			r, err := decodeRecord(b)
+			r, err := decodeRecordWith(b, &names)
 			if err != nil {
 				// Written by this program after validation: only disk damage
 				// gets here. Count it rather than block the spool forever.

@@ -48,7 +48,13 @@ var errRecord = errors.New("corrupt spool record")
 
 // decodeRecord decodes one record.
 func decodeRecord(b []byte) (reading.Reading, error) {
-	d := recordDecoder{b: b}
+	return decodeRecordWith(b, nil)
+}
+
+// decodeRecordWith decodes one record, taking its names from names where
+// it can instead of allocating them anew; names may be nil.
+func decodeRecordWith(b []byte, names *names) (reading.Reading, error) {
+	d := recordDecoder{b: b, names: names}
 	if v := d.byte(); v != recordVersion {
 		return reading.Reading{}, fmt.Errorf("%w: version %d", errRecord, v)
 	}
@@ -74,8 +80,31 @@ func decodeRecord(b []byte) (reading.Reading, error) {
 }
 
 type recordDecoder struct {
-	b   []byte
-	err error
+	b     []byte
+	err   error
+	names *names
+}
+
+// names interns the names records repeat (points, stations, media,
+// metrics), so that decoding a record of known names allocates only its
+// values. It holds at most maxNames; later names are allocated each time.
+// Not safe for concurrent use.
+type names map[string]string
+
+const maxNames = 1 << 16
+
+func (n *names) intern(b []byte) string {
+	if *n == nil {
+		*n = names{}
+	}
+	if s, ok := (*n)[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(*n) < maxNames {
+		(*n)[s] = s
+	}
+	return s
 }
 
 func (d *recordDecoder) fail() {
@@ -121,7 +150,12 @@ func (d *recordDecoder) string() string {
 		d.fail()
 		return ""
 	}
-	s := string(d.b[:n])
+	var s string
+	if d.names != nil {
+		s = d.names.intern(d.b[:n])
+	} else {
+		s = string(d.b[:n])
+	}
 	d.b = d.b[n:]
 	return s
 }

@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/envmon/envmon/reading"
 )
@@ -16,13 +17,24 @@ func TestRecordRoundTrip(t *testing.T) {
 		{Point: "点", Station: "站-1", Medium: reading.Water, Time: time.Unix(0, 0).UTC(), Values: []reading.Value{}},
 		{Point: "p", Station: "s", Medium: reading.Noise, Time: time.Date(1999, 1, 1, 0, 0, 0, 0, time.UTC), Values: []reading.Value{{Metric: "laeq", Value: 1e300}}},
 	}
+	var ns names
 	for _, r := range tests {
-		got, err := decodeRecord(appendRecord(nil, &r))
+		b := appendRecord(nil, &r)
+		got, err := decodeRecord(b)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !reflect.DeepEqual(got, r) {
 			t.Errorf("round trip:\n got %+v\nwant %+v", got, r)
+		}
+		// With names, twice: the second decoding reuses the first's strings.
+		first, err1 := decodeRecordWith(b, &ns)
+		second, err2 := decodeRecordWith(b, &ns)
+		if err1 != nil || err2 != nil || !reflect.DeepEqual(first, r) || !reflect.DeepEqual(second, r) {
+			t.Errorf("round trip with names: %v, %v:\n got %+v\n and %+v\nwant %+v", err1, err2, first, second, r)
+		}
+		if unsafe.StringData(first.Station) != unsafe.StringData(second.Station) {
+			t.Errorf("station %q decoded twice into two strings", r.Station)
 		}
 	}
 }
