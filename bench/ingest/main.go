@@ -47,6 +47,7 @@ type options struct {
 	format                            string
 	stations, connections             int
 	rounds                            int
+	influxdPID, mosquittoPID          int
 }
 
 func main() {
@@ -63,6 +64,8 @@ func main() {
 	flag.IntVar(&o.stations, "stations", 1000, "simulated stations")
 	flag.IntVar(&o.connections, "connections", 4, "publisher connections")
 	flag.IntVar(&o.rounds, "rounds", 3, "rounds of the three phases; the row shows medians")
+	flag.IntVar(&o.influxdPID, "influxd-pid", 0, "influxd's process id, to report its CPU time per phase")
+	flag.IntVar(&o.mosquittoPID, "mosquitto-pid", 0, "the broker's process id, to report its CPU time per phase")
 	flag.Parse()
 	if err := run(context.Background(), o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -178,13 +181,15 @@ func bareAlone(ctx context.Context, o options, round int) (float64, int64, error
 		return 0, 0, err
 	}
 	defer b.c.Disconnect(100)
-	start := time.Now()
+	start, cpu := time.Now(), o.cpuNow()
 	sum, err := load(ctx, o, prefix)
 	if err != nil {
 		return 0, 0, err
 	}
 	fmt.Fprintf(os.Stderr, "    (publisher, bare subscriber alone: %d messages at %.0f/s)\n", sum.Messages, sum.Rate)
-	return b.wait(sum, o, start)
+	rate, n, err := b.wait(sum, o, start)
+	fmt.Fprintf(os.Stderr, "    (CPU seconds: %s)\n", cpu.since())
+	return rate, n, err
 }
 
 // waitQuiet waits until count reaches want or stops moving for 5 s.
@@ -234,8 +239,9 @@ func throughEnvmon(ctx context.Context, o options, round int, withBare bool) (re
 		return res, err
 	}
 	defer os.RemoveAll(dir)
+	clientID := fmt.Sprintf("bench-envmon-%d", time.Now().UnixNano())
 	cmd := exec.Command(o.envmon, "serve", "--http-addr", addr, "--mqtt-broker", o.broker,
-		"--mqtt-client-id", fmt.Sprintf("bench-envmon-%d", time.Now().UnixNano()), "--data-dir", dir,
+		"--mqtt-client-id", clientID, "--data-dir", dir,
 		"--influx-url", o.influxURL, "--influx-bucket", o.bucket, "--influx-org", "-", "--log-level", "warn",
 		"--admin-token", profileToken)
 	logf, _ := os.Create(filepath.Join(dir, "envmon.log"))
@@ -243,7 +249,13 @@ func throughEnvmon(ctx context.Context, o options, round int, withBare bool) (re
 	if err := cmd.Start(); err != nil {
 		return res, err
 	}
-	defer func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }()
+	defer func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+		// envmon's session is persistent: left behind, the broker would
+		// queue every later phase's messages for it too.
+		endSession(o.broker, clientID)
+	}()
 	base := "http://" + addr
 	deadline := time.Now().Add(30 * time.Second)
 	for !ready(base) {
@@ -266,7 +278,7 @@ func throughEnvmon(ctx context.Context, o options, round int, withBare bool) (re
 		}
 		defer bare.c.Disconnect(100)
 	}
-	start := time.Now()
+	start, cpu := time.Now(), o.cpuNow()
 	profiled := make(chan error, 1)
 	if o.cpuprofile != "" && !withBare && round == 0 {
 		go func() { profiled <- profile(ctx, base, o) }()
@@ -302,12 +314,7 @@ func throughEnvmon(ctx context.Context, o options, round int, withBare bool) (re
 		}
 	}
 	n := stored - before
-	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", cmd.Process.Pid)); err == nil {
-		f := strings.Fields(string(b))
-		ut, _ := strconv.ParseFloat(f[13], 64)
-		st, _ := strconv.ParseFloat(f[14], 64)
-		fmt.Fprintf(os.Stderr, "    (envmon used %.1f CPU seconds)\n", (ut+st)/100)
-	}
+	fmt.Fprintf(os.Stderr, "    (CPU seconds: envmon %.1f, %s)\n", cpuSeconds(cmd.Process.Pid), cpu.since())
 	if o.qos > 0 && n != float64(sum.Messages) {
 		return res, fmt.Errorf("envmon stored %.0f of %d readings at QoS %d", n, sum.Messages, o.qos)
 	}
@@ -332,6 +339,56 @@ func throughEnvmon(ctx context.Context, o options, round int, withBare bool) (re
 	}
 	res.stored, res.envmon = int64(n), n/doneAt.Sub(start).Seconds()
 	return res, nil
+}
+
+// endSession removes the broker's persistent session for clientID by
+// connecting with a clean session.
+func endSession(broker, clientID string) {
+	c := paho.NewClient(paho.NewClientOptions().AddBroker(broker).SetClientID(clientID).SetCleanSession(true))
+	if tok := c.Connect(); tok.WaitTimeout(10*time.Second) && tok.Error() == nil {
+		c.Disconnect(100)
+		return
+	}
+	fmt.Fprintf(os.Stderr, "    (could not end session %s; the broker keeps queueing for it)\n", clientID)
+}
+
+// cpuTimes are the CPU seconds used so far by this process (the publisher
+// and any bare subscriber), InfluxDB and the broker.
+type cpuTimes struct {
+	o                       options
+	self, influx, mosquitto float64
+}
+
+func (o options) cpuNow() cpuTimes {
+	return cpuTimes{o, cpuSeconds(os.Getpid()), cpuSeconds(o.influxdPID), cpuSeconds(o.mosquittoPID)}
+}
+
+// since describes the CPU time used since c.
+func (c cpuTimes) since() string {
+	now := c.o.cpuNow()
+	return fmt.Sprintf("bench (publisher, bare subscriber) %.1f, influxd %.1f, mosquitto %.1f",
+		now.self-c.self, now.influx-c.influx, now.mosquitto-c.mosquitto)
+}
+
+// cpuSeconds returns the user and system CPU seconds process pid has used,
+// 0 if it cannot tell.
+func cpuSeconds(pid int) float64 {
+	if pid <= 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name, in parentheses, may hold spaces: count from after it.
+	_, rest, _ := strings.Cut(string(b), ") ")
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100 // USER_HZ, 100 on Linux
 }
 
 // profileToken is the admin token the bench gives envmon, for its profile.

@@ -71,7 +71,8 @@ for qos in $QOS; do
   for format in $FORMATS; do
     i0=$(cpu "$influxd_pid"); m0=$(cpu "$mosquitto_pid")
     "$work/bench" --broker "tcp://127.0.0.1:$mport" --influx-url "http://127.0.0.1:$hport" \
-      --envmon "$work/envmon" --messages "$N" --qos "$qos" --format "$format" ${BENCH_FLAGS:-}
+      --envmon "$work/envmon" --messages "$N" --qos "$qos" --format "$format" \
+      --influxd-pid "$influxd_pid" --mosquitto-pid "$mosquitto_pid" ${BENCH_FLAGS:-}
     echo "    (CPU seconds in this row: influxd $(echo "$(cpu "$influxd_pid") - $i0" | bc), mosquitto $(echo "$(cpu "$mosquitto_pid") - $m0" | bc))" >&2
   done
 done
