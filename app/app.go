@@ -131,6 +131,8 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err erro
 		Username:          cfg.MQTT.Username,
 		Password:          string(cfg.MQTT.Password),
 		BatchSize:         cfg.Ingest.BatchSize,
+		Writers:           cfg.Ingest.Writers,
+		FlushInterval:     cfg.Ingest.FlushInterval,
 		SharedGroup:       cfg.Ingest.SharedGroup,
 		Limits:            ingest.Limits{MaxPayload: cfg.Ingest.MaxPayload},
 		QC:                qc.New(qcConfig(cfg.QC)),

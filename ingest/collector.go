@@ -69,6 +69,11 @@ type Config struct {
 	// Writers is how many batches are written to the store at once; they
 	// are committed in order. Default 2.
 	Writers int
+	// FlushInterval is how long the writer waits, after the first reading
+	// of a batch, for the batch to fill before it writes it; 0 writes what
+	// is there at once. It trades a little latency for fewer, larger store
+	// writes (see docs/BENCHMARKS.md).
+	FlushInterval time.Duration
 	// DrainTimeout is how long Run, when stopping, keeps writing spooled
 	// readings to the store; the rest stay spooled. Default 5s.
 	DrainTimeout time.Duration

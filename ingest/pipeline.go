@@ -190,7 +190,7 @@ func (c *Collector) writeLoop(ctx context.Context) {
 	}()
 	var names names // the loop's own: only it decodes with it
 	for {
-		recs, pos, err := c.cfg.Spool.Read(ctx, c.cfg.BatchSize)
+		recs, pos, err := c.readBatch(ctx)
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, spool.ErrClosed) {
 				return
@@ -228,6 +228,32 @@ func (c *Collector) writeLoop(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// readBatch reads the next batch from the spool: it waits for a first
+// record, then up to FlushInterval more for the batch to fill. Under a
+// steady stream that makes a few large store writes instead of many small
+// ones; a store pays for each write as well as for each point.
+func (c *Collector) readBatch(ctx context.Context) ([][]byte, spool.Position, error) {
+	recs, pos, err := c.cfg.Spool.Read(ctx, c.cfg.BatchSize)
+	if err != nil || len(recs) >= c.cfg.BatchSize || c.cfg.FlushInterval <= 0 {
+		return recs, pos, err
+	}
+	linger, cancel := context.WithTimeout(ctx, c.cfg.FlushInterval)
+	defer cancel()
+	for len(recs) < c.cfg.BatchSize {
+		more, p, err := c.cfg.Spool.Read(linger, c.cfg.BatchSize-len(recs))
+		if err != nil {
+			if ctx.Err() != nil {
+				// Stopping: these stay uncommitted and are read again
+				// at the next start.
+				return nil, spool.Position{}, ctx.Err()
+			}
+			break // the interval is over (or the spool closed: the next Read says so)
+		}
+		recs, pos = append(recs, more...), p
+	}
+	return recs, pos, nil
 }
 
 // stored records a batch the store took.

@@ -110,6 +110,8 @@ type Ingest struct {
 	BatchSize int `yaml:"batch_size"`
 	// Writers is how many store writes run at once (committed in order).
 	Writers int `yaml:"writers"`
+	// FlushInterval is how long a store write waits for its batch to fill.
+	FlushInterval time.Duration `yaml:"flush_interval"`
 	// SharedGroup makes replicas share the work through the MQTT shared
 	// subscription $share/<group>/envmon/+/+/+.
 	SharedGroup string `yaml:"shared_group"`
@@ -140,7 +142,7 @@ func Default() Config {
 		MQTT:    MQTT{Addr: ":1883", ClientID: "envmon"},
 		DataDir: "./data",
 		Influx:  Influx{Org: "envmon", Bucket: "envmon"},
-		Ingest:  Ingest{BatchSize: 5000, DeadLetters: 1000, MaxPayload: 64 << 10, SpoolMaxBytes: 1 << 30, SpoolSync: "always", Writers: 2},
+		Ingest:  Ingest{BatchSize: 5000, DeadLetters: 1000, MaxPayload: 64 << 10, SpoolMaxBytes: 1 << 30, SpoolSync: "always", Writers: 2, FlushInterval: 100 * time.Millisecond},
 		Log:     Log{Level: "info", Format: "text"},
 	}
 }
@@ -174,6 +176,7 @@ var settings = []setting{
 	{"stations.file", "stations", "station registry YAML file (empty: register stations on first sight)", func(c *Config) flag.Value { return (*stringValue)(&c.Stations.File) }},
 	{"ingest.batch_size", "batch-size", "readings per store write", func(c *Config) flag.Value { return (*intValue)(&c.Ingest.BatchSize) }},
 	{"ingest.writers", "writers", "store writes at once (committed in order)", func(c *Config) flag.Value { return (*intValue)(&c.Ingest.Writers) }},
+	{"ingest.flush_interval", "flush-interval", "how long a store write waits for its batch to fill (0: write at once)", func(c *Config) flag.Value { return (*durationValue)(&c.Ingest.FlushInterval) }},
 	{"ingest.shared_group", "shared-group", "MQTT shared subscription group, for several replicas (empty: none)", func(c *Config) flag.Value { return (*stringValue)(&c.Ingest.SharedGroup) }},
 	{"ingest.dead_letters", "dead-letters", "rejected messages kept for inspection", func(c *Config) flag.Value { return (*intValue)(&c.Ingest.DeadLetters) }},
 	{"ingest.republish_rejected", "republish-rejected", "also publish rejected messages on envmon/_rejected/<reason>/<topic>", func(c *Config) flag.Value { return (*boolValue)(&c.Ingest.RepublishRejected) }},
@@ -393,6 +396,9 @@ func (c Config) Validate() error {
 	}
 	if c.Ingest.Writers < 1 || c.Ingest.Writers > 64 {
 		bad("ingest.writers", "%d is not between 1 and 64", c.Ingest.Writers)
+	}
+	if c.Ingest.FlushInterval < 0 || c.Ingest.FlushInterval > time.Minute {
+		bad("ingest.flush_interval", "%v is not between 0 and 1m", c.Ingest.FlushInterval)
 	}
 	if strings.ContainsAny(c.Ingest.SharedGroup, "/+#") {
 		bad("ingest.shared_group", "%q must not contain /, + or #", c.Ingest.SharedGroup)
