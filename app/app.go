@@ -133,6 +133,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err erro
 		BatchSize:         cfg.Ingest.BatchSize,
 		Writers:           cfg.Ingest.Writers,
 		FlushInterval:     cfg.Ingest.FlushInterval,
+		AckLinger:         cfg.Ingest.AckLinger,
 		SharedGroup:       cfg.Ingest.SharedGroup,
 		Limits:            ingest.Limits{MaxPayload: cfg.Ingest.MaxPayload},
 		QC:                qc.New(qcConfig(cfg.QC)),

@@ -69,6 +69,10 @@ type Config struct {
 	// Writers is how many batches are written to the store at once; they
 	// are committed in order. Default 2.
 	Writers int
+	// AckLinger is how long a group of messages may gather before it is
+	// spooled with one fsync and acknowledged; 0 takes only what is
+	// already waiting. The broker must allow that many messages in flight.
+	AckLinger time.Duration
 	// FlushInterval is how long the writer waits, after the first reading
 	// of a batch, for the batch to fill before it writes it; 0 writes what
 	// is there at once. It trades a little latency for fewer, larger store

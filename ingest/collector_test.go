@@ -52,7 +52,8 @@ type harness struct {
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func startHarness(t *testing.T, failures int64, fixed []station.Station) *harness {
+// startBroker starts an embedded broker for the test.
+func startBroker(t *testing.T) *broker.Broker {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -63,6 +64,13 @@ func startHarness(t *testing.T, failures int64, fixed []station.Station) *harnes
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+func startHarness(t *testing.T, failures int64, fixed []station.Station) *harness {
+	t.Helper()
+	b := startBroker(t)
+	var err error
 	h := &harness{broker: b, store: &flakyStore{Store: mem.New()}, reg: prometheus.NewRegistry(), done: make(chan struct{})}
 	h.store.failures.Store(failures)
 	h.stations = station.New(fixed, fixed != nil, quietLogger())

@@ -21,6 +21,8 @@ func (c *Collector) acceptLoop(ctx context.Context) {
 	group := make([]item, 0, c.cfg.BatchSize)
 	records := make([][]byte, 0, c.cfg.BatchSize)
 	var buf []byte
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
 	for {
 		group, records, buf = group[:0], records[:0], buf[:0]
 		select {
@@ -30,18 +32,33 @@ func (c *Collector) acceptLoop(ctx context.Context) {
 			c.acceptRest(group, records, buf)
 			return
 		}
-		// Take whatever else is already waiting, up to a batch: under load a
-		// group grows and one fsync covers it; when idle, a lone message is
-		// not kept waiting.
+		// Gather more for up to AckLinger, and take whatever else is
+		// already waiting, up to a batch: one append and one fsync cover
+		// the group.
+		if c.cfg.AckLinger > 0 {
+			linger.Reset(c.cfg.AckLinger)
+		}
 	more:
 		for len(group) < c.cfg.BatchSize {
 			select {
 			case it := <-c.queue:
 				group = append(group, it)
+				continue
 			default:
+			}
+			if c.cfg.AckLinger <= 0 {
+				break
+			}
+			select {
+			case it := <-c.queue:
+				group = append(group, it)
+			case <-linger.C:
+				break more
+			case <-c.stopping:
 				break more
 			}
 		}
+		linger.Stop()
 		if !c.accept(ctx, group, records, buf) {
 			return
 		}

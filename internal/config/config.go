@@ -112,6 +112,9 @@ type Ingest struct {
 	Writers int `yaml:"writers"`
 	// FlushInterval is how long a store write waits for its batch to fill.
 	FlushInterval time.Duration `yaml:"flush_interval"`
+	// AckLinger is how long received messages may gather before they are
+	// spooled (one fsync) and acknowledged.
+	AckLinger time.Duration `yaml:"ack_linger"`
 	// SharedGroup makes replicas share the work through the MQTT shared
 	// subscription $share/<group>/envmon/+/+/+.
 	SharedGroup string `yaml:"shared_group"`
@@ -142,7 +145,7 @@ func Default() Config {
 		MQTT:    MQTT{Addr: ":1883", ClientID: "envmon"},
 		DataDir: "./data",
 		Influx:  Influx{Org: "envmon", Bucket: "envmon"},
-		Ingest:  Ingest{BatchSize: 5000, DeadLetters: 1000, MaxPayload: 64 << 10, SpoolMaxBytes: 1 << 30, SpoolSync: "always", Writers: 2, FlushInterval: 100 * time.Millisecond},
+		Ingest:  Ingest{BatchSize: 5000, DeadLetters: 1000, MaxPayload: 64 << 10, SpoolMaxBytes: 1 << 30, SpoolSync: "always", Writers: 2, FlushInterval: 100 * time.Millisecond, AckLinger: 2 * time.Millisecond},
 		Log:     Log{Level: "info", Format: "text"},
 	}
 }
@@ -176,6 +179,7 @@ var settings = []setting{
 	{"stations.file", "stations", "station registry YAML file (empty: register stations on first sight)", func(c *Config) flag.Value { return (*stringValue)(&c.Stations.File) }},
 	{"ingest.batch_size", "batch-size", "readings per store write", func(c *Config) flag.Value { return (*intValue)(&c.Ingest.BatchSize) }},
 	{"ingest.writers", "writers", "store writes at once (committed in order)", func(c *Config) flag.Value { return (*intValue)(&c.Ingest.Writers) }},
+	{"ingest.ack_linger", "ack-linger", "how long received messages may gather before one fsync spools them all (0: take what is waiting)", func(c *Config) flag.Value { return (*durationValue)(&c.Ingest.AckLinger) }},
 	{"ingest.flush_interval", "flush-interval", "how long a store write waits for its batch to fill (0: write at once)", func(c *Config) flag.Value { return (*durationValue)(&c.Ingest.FlushInterval) }},
 	{"ingest.shared_group", "shared-group", "MQTT shared subscription group, for several replicas (empty: none)", func(c *Config) flag.Value { return (*stringValue)(&c.Ingest.SharedGroup) }},
 	{"ingest.dead_letters", "dead-letters", "rejected messages kept for inspection", func(c *Config) flag.Value { return (*intValue)(&c.Ingest.DeadLetters) }},
@@ -396,6 +400,9 @@ func (c Config) Validate() error {
 	}
 	if c.Ingest.Writers < 1 || c.Ingest.Writers > 64 {
 		bad("ingest.writers", "%d is not between 1 and 64", c.Ingest.Writers)
+	}
+	if c.Ingest.AckLinger < 0 || c.Ingest.AckLinger > time.Second {
+		bad("ingest.ack_linger", "%v is not between 0 and 1s", c.Ingest.AckLinger)
 	}
 	if c.Ingest.FlushInterval < 0 || c.Ingest.FlushInterval > time.Minute {
 		bad("ingest.flush_interval", "%v is not between 0 and 1m", c.Ingest.FlushInterval)
