@@ -246,9 +246,6 @@ func throughEnvmon(ctx context.Context, o options, round int, withBare bool) (re
 		"--admin-token", profileToken)
 	logf, _ := os.Create(filepath.Join(dir, "envmon.log"))
 	cmd.Stdout, cmd.Stderr = logf, logf
-	if g := os.Getenv("ENVMON_GOGC"); g != "" {
-		cmd.Env = append(os.Environ(), "GOGC="+g)
-	}
 	if err := cmd.Start(); err != nil {
 		return res, err
 	}
