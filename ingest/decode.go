@@ -293,7 +293,7 @@ func clip(s string, n int) string {
 // senmlFields are the SenML fields (RFC 8428 §4) envmon reads. It ignores
 // none silently: a record with another field is rejected, and so is one
 // with a string, boolean or data value, since every metric is numeric.
-var senmlFields = []string{"bn", "bt", "bu", "bv", "bver", "n", "u", "v", "vs", "vb", "vd", "s", "t", "ut"}
+var senmlFields = [...]string{"bn", "bt", "bu", "bv", "bver", "n", "u", "v", "vs", "vb", "vd", "s", "t", "ut"}
 
 // senmlRelative is RFC 8428 §4.5.3's boundary: times below 2^28 seconds are
 // relative to now.
@@ -331,42 +331,42 @@ func decodeSenML(t Topic, data []byte, lim Limits, now time.Time) ([]reading.Rea
 		if rj := f.read(rec, i); rj != nil {
 			return nil, rj
 		}
-		if f.bn != nil {
-			bn = f.bn
+		if f.str[fieldBN] != nil {
+			bn = f.str[fieldBN]
 		}
-		if f.bt.ok {
-			bt = f.bt.x
+		if f.num[fieldBT].ok {
+			bt = f.num[fieldBT].x
 		}
-		if f.bu != nil {
-			bu = f.bu
+		if f.str[fieldBU] != nil {
+			bu = f.str[fieldBU]
 		}
-		if f.bv.ok {
-			bv = f.bv.x
+		if f.num[fieldBV].ok {
+			bv = f.num[fieldBV].x
 		}
 		if f.hasOther {
 			return nil, reject(ReasonBadValue, "SenML record %d has a string, boolean or data value; envmon metrics are numbers", i)
 		}
-		if !f.v.ok && !f.s.ok {
-			if f.n == nil {
+		if !f.num[fieldV].ok && !f.num[fieldS].ok {
+			if f.str[fieldN] == nil {
 				continue // a record of base fields only
 			}
-			return nil, reject(ReasonBadValue, "SenML record %d (%s) has no numeric value", i, clip(string(f.n), lim.MaxName))
+			return nil, reject(ReasonBadValue, "SenML record %d (%s) has no numeric value", i, clip(string(f.str[fieldN]), lim.MaxName))
 		}
-		if !f.v.ok {
+		if !f.num[fieldV].ok {
 			return nil, reject(ReasonBadValue, "SenML record %d has a sum but no value; envmon stores values", i)
 		}
-		name = append(append(name[:0], bn...), f.n...)
+		name = append(append(name[:0], bn...), f.str[fieldN]...)
 		station, metric := splitSenMLName(name)
 		if station != nil && string(station) != t.Station {
 			return nil, reject(ReasonMismatch, "SenML name %q names station %q but the topic names %q", clip(string(name), 2*lim.MaxName), station, t.Station)
 		}
 		unit := bu
-		if f.u != nil {
-			unit = f.u
+		if f.str[fieldU] != nil {
+			unit = f.str[fieldU]
 		}
 		secs := bt
-		if f.t.ok {
-			secs += f.t.x
+		if f.num[fieldT].ok {
+			secs += f.num[fieldT].x
 		}
 		if math.IsNaN(secs) || math.IsInf(secs, 0) || math.Abs(secs) > 1e13 {
 			return nil, reject(ReasonBadTimestamp, "SenML record %d has time %v", i, secs)
@@ -378,7 +378,7 @@ func decodeSenML(t Topic, data []byte, lim Limits, now time.Time) ([]reading.Rea
 			whole, frac := math.Modf(secs)
 			ts = time.Unix(int64(whole), int64(math.Round(frac*1e6))*1e3).UTC()
 		}
-		v, rj := value(t.Medium, metric, bv+f.v.x, unit, lim)
+		v, rj := value(t.Medium, metric, bv+f.num[fieldV].x, unit, lim)
 		if rj != nil {
 			return nil, rj
 		}
@@ -397,11 +397,13 @@ func decodeSenML(t Topic, data []byte, lim Limits, now time.Time) ([]reading.Rea
 	return out, nil
 }
 
-// senmlRecord holds one record's fields; nil means absent (or null).
+// senmlRecord holds one record's fields, indexed by their place in
+// senmlFields: the string fields in str (nil when absent or null), the
+// numeric ones in num.
 type senmlRecord struct {
-	bn, bu, n, u    []byte
-	bt, bv, v, s, t number
-	hasOther        bool // vs, vb or vd
+	str      [len(senmlFields)][]byte
+	num      [len(senmlFields)]number
+	hasOther bool // vs, vb or vd
 }
 
 // number is an optional JSON number.
@@ -442,34 +444,13 @@ func (f *senmlRecord) read(rec *fastjson.Object, i int) *Rejection {
 			if b, err = v.StringBytes(); err == nil && b == nil {
 				b = []byte{} // "" is given, not absent
 			}
-			switch field {
-			case fieldBN:
-				f.bn = b
-			case fieldBU:
-				f.bu = b
-			case fieldN:
-				f.n = b
-			case fieldU:
-				f.u = b
-			}
+			f.str[field] = b
 		case fieldVS, fieldVB, fieldVD:
 			f.hasOther = true
 		default:
 			var x float64
 			x, err = v.Float64()
-			n := number{x, true}
-			switch field {
-			case fieldBT:
-				f.bt = n
-			case fieldBV:
-				f.bv = n
-			case fieldV:
-				f.v = n
-			case fieldS:
-				f.s = n
-			case fieldT:
-				f.t = n
-			}
+			f.num[field] = number{x, true}
 		}
 		if err != nil {
 			rj = reject(ReasonMalformed, "SenML record %d: %s is not a %s", i, key, senmlType(field))

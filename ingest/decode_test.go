@@ -164,3 +164,14 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestSenMLFieldIndex(t *testing.T) {
+	for i, name := range senmlFields {
+		if got := senmlField([]byte(name)); got != i {
+			t.Errorf("senmlField(%q) = %d, want %d", name, got, i)
+		}
+	}
+	if got := senmlField([]byte("x")); got != -1 {
+		t.Errorf("senmlField(x) = %d, want -1", got)
+	}
+}
