@@ -45,9 +45,10 @@ type Config struct {
 	SharedGroup string
 	// QoS of the subscription; default 1.
 	QoS byte
-	// BatchSize bounds the readings of one spool append and of one store
-	// write. Batches form by themselves: each takes what is waiting, so a
-	// lone reading is not held back and a busy stream fills them.
+	// BatchSize bounds the messages of one spool append and the readings of
+	// one store write. A batch takes what is waiting, plus what arrives
+	// within AckLinger (appends) or FlushInterval (writes); a full batch
+	// goes at once.
 	BatchSize int
 	// QueueSize bounds the messages received but not yet stored; when it is
 	// full, the collector stops reading from the broker (backpressure).
