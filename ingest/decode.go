@@ -110,31 +110,50 @@ func parse(p *fastjson.Parser, data []byte) (*fastjson.Value, error) {
 }
 
 // nativeFields are the members of the JSON object of docs/MQTT.md.
-var nativeFields = []string{"ts", "values", "units", "seq", "station", "lat", "lon"}
+var nativeFields = [...]string{"ts", "values", "units", "seq", "station", "lat", "lon"}
 
 // nativeObject holds the members of a native payload, in nativeFields'
 // order; nil means absent or null.
-type nativeObject [7]*fastjson.Value
+type nativeObject [len(nativeFields)]*fastjson.Value
 
 // read fills o from obj in one pass, rejecting an unknown or repeated
 // member.
 func (o *nativeObject) read(obj *fastjson.Object) *Rejection {
+	index := func(key []byte) int { return slices.Index(nativeFields[:], string(key)) }
+	return visitFields(obj, index, "payload", -1, func(field int, _ []byte, v *fastjson.Value) *Rejection {
+		o[field] = present(v)
+		return nil
+	})
+}
+
+// visitFields calls each, in order, for every member of obj with the
+// member's index as index gives it, and stops at the first rejection. A
+// member index does not know (-1), or one given twice, is rejected as
+// malformed; what names obj in the message, followed by record if that is
+// not negative.
+func visitFields(obj *fastjson.Object, index func(key []byte) int, what string, record int,
+	each func(field int, key []byte, v *fastjson.Value) *Rejection) *Rejection {
 	var (
 		rj   *Rejection
-		seen uint8
+		seen uint64
 	)
 	obj.Visit(func(key []byte, v *fastjson.Value) {
 		if rj != nil {
 			return
 		}
-		switch field := slices.Index(nativeFields, string(key)); {
+		field := index(key)
+		switch {
+		case field < 0 && record >= 0:
+			rj = reject(ReasonMalformed, "%s %d has unknown field %q", what, record, clip(string(key), 64))
 		case field < 0:
-			rj = reject(ReasonMalformed, "payload has unknown field %q", clip(string(key), 64))
+			rj = reject(ReasonMalformed, "%s has unknown field %q", what, clip(string(key), 64))
+		case seen&(1<<field) != 0 && record >= 0:
+			rj = reject(ReasonMalformed, "%s %d has field %q twice", what, record, key)
 		case seen&(1<<field) != 0:
-			rj = reject(ReasonMalformed, "payload has field %q twice", key)
+			rj = reject(ReasonMalformed, "%s has field %q twice", what, key)
 		default:
 			seen |= 1 << field
-			o[field] = present(v)
+			rj = each(field, key, v)
 		}
 	})
 	return rj
@@ -416,26 +435,9 @@ type number struct {
 // field's JSON type as RFC 8428 §4 gives it. A member set to null counts as
 // absent.
 func (f *senmlRecord) read(rec *fastjson.Object, i int) *Rejection {
-	var (
-		rj   *Rejection
-		seen uint16
-	)
-	rec.Visit(func(key []byte, v *fastjson.Value) {
-		if rj != nil {
-			return
-		}
-		field := senmlField(key)
-		switch {
-		case field < 0:
-			rj = reject(ReasonMalformed, "SenML record %d has unknown field %q", i, clip(string(key), 64))
-			return
-		case seen&(1<<field) != 0:
-			rj = reject(ReasonMalformed, "SenML record %d has field %q twice", i, key)
-			return
-		}
-		seen |= 1 << field
+	return visitFields(rec, senmlField, "SenML record", i, func(field int, key []byte, v *fastjson.Value) *Rejection {
 		if v.Type() == fastjson.TypeNull {
-			return
+			return nil
 		}
 		var err error
 		switch field {
@@ -453,10 +455,10 @@ func (f *senmlRecord) read(rec *fastjson.Object, i int) *Rejection {
 			f.num[field] = number{x, true}
 		}
 		if err != nil {
-			rj = reject(ReasonMalformed, "SenML record %d: %s is not a %s", i, key, senmlType(field))
+			return reject(ReasonMalformed, "SenML record %d: %s is not a %s", i, key, senmlType(field))
 		}
+		return nil
 	})
-	return rj
 }
 
 // The SenML fields, as indexes into senmlFields.
