@@ -4,15 +4,18 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/envmon/envmon/ingest"
+	"github.com/envmon/envmon/internal/secret"
 	"github.com/envmon/envmon/reading"
 	"github.com/envmon/envmon/station"
 	"github.com/envmon/envmon/store"
@@ -113,6 +116,19 @@ func TestAPI(t *testing.T) {
 			if len(ss) != 2 || ss[1].(map[string]any)["value"] != 34.0 {
 				t.Errorf("samples = %v, want the newest two", ss)
 			}
+			if b["truncated"] != true || !strings.Contains(b["next"].(string), "to=2026-11-22T10%3A03%3A00Z") {
+				t.Errorf("truncated = %v, next = %v: want true and a link to the older samples", b["truncated"], b["next"])
+			}
+		}},
+		{"readings limit exact", "/api/v1/stations/st-1/readings?metric=pm25&limit=5", 200, "application/json", func(t *testing.T, b map[string]any) {
+			if n := len(b["samples"].([]any)); n != 5 || b["truncated"] != false || b["next"] != nil {
+				t.Errorf("samples = %d, truncated = %v, next = %v: want 5, false, null", n, b["truncated"], b["next"])
+			}
+		}},
+		{"readings all", "/api/v1/stations/st-1/readings?metric=pm25", 200, "application/json", func(t *testing.T, b map[string]any) {
+			if b["truncated"] != false || b["limit"] != float64(store.DefaultLimit) {
+				t.Errorf("truncated = %v, limit = %v", b["truncated"], b["limit"])
+			}
 		}},
 		{"unknown station", "/api/v1/stations/nope", 404, "application/problem+json", problemSays("nope")},
 		{"no metric", "/api/v1/stations/st-1/readings", 400, "application/problem+json", problemSays("metric is required")},
@@ -122,6 +138,17 @@ func TestAPI(t *testing.T) {
 		{"bad limit", "/api/v1/stations/st-1/readings?metric=pm25&limit=-3", 400, "application/problem+json", problemSays("limit")},
 		{"huge limit", "/api/v1/stations/st-1/readings?metric=pm25&limit=100000000", 400, "application/problem+json", problemSays("limit")},
 		{"no route", "/api/v1/nothing", 404, "application/problem+json", problemSays("/api/v1/nothing")},
+		{"from after year 9999", "/api/v1/stations/st-1/readings?metric=pm25&from=253402300800000", 400, "application/problem+json", problemSays("from: a time in the year 10000")},
+		{"to after year 9999", "/api/v1/stations/st-1/readings?metric=pm25&to=9999999999999999", 400, "application/problem+json", problemSays("to: a time in the year")},
+		{"to before year 0", "/api/v1/stations/st-1/readings?metric=pm25&from=-62167219300000&to=-62167219200001", 400, "application/problem+json", problemSays("to: a time in the year -1")},
+		{"default from before year 0", "/api/v1/stations/st-1/readings?metric=pm25&to=0000-01-01T01:00:00Z", 400, "application/problem+json", problemSays("from: the default")},
+		{"year 0 and 9999 accepted", "/api/v1/stations/st-1/readings?metric=pm25&from=0000-01-01T00:00:00Z&to=9999-12-31T23:59:59Z", 200, "application/json", nil},
+		{"api v2", "/api/v2/stations", 404, "application/problem+json", problemSays("/api/v2/stations")},
+		{"api root", "/api", 404, "application/problem+json", problemSays("/api")},
+		{"unknown file", "/nothing.html", 404, "application/problem+json", problemSays("/nothing.html")},
+		{"long unknown path", "/" + strings.Repeat("x", 5000), 404, "application/problem+json", problemSays("xxx…")},
+		{"stations bad limit", "/api/v1/stations?limit=1001", 400, "application/problem+json", problemSays("limit")},
+		{"stations bad cursor", "/api/v1/stations?cursor=%21%21", 400, "application/problem+json", problemSays("cursor")},
 		{"healthz", "/healthz", 200, "application/json", nil},
 		{"readyz", "/readyz", 200, "application/json", nil},
 		{"metrics", "/metrics", 200, "text/plain", nil},
@@ -138,6 +165,124 @@ func TestAPI(t *testing.T) {
 				tt.check(t, body)
 			}
 		})
+	}
+}
+
+func TestMethodNotAllowed(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+	tests := []struct {
+		method, path, allow string
+		status              int
+	}{
+		{http.MethodPost, "/api/v1/stations", "GET, HEAD", 405},
+		{http.MethodDelete, "/api/v1/stations/st-1", "GET, HEAD", 405},
+		{http.MethodPut, "/api/v1/stations/st-1/readings", "GET, HEAD", 405},
+		{http.MethodPost, "/healthz", "GET, HEAD", 405},
+		{http.MethodHead, "/healthz", "", 200},
+		{http.MethodHead, "/api/v1/stations", "", 200},
+		{http.MethodPost, "/", "GET, HEAD", 405},
+		{http.MethodPost, "/api/v2/stations", "", 404},
+		{http.MethodHead, "/", "", 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			t.Parallel()
+			req, _ := http.NewRequest(tt.method, srv.URL+tt.path, nil)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != tt.status || res.Header.Get("Allow") != tt.allow {
+				t.Fatalf("%s %s = %d, Allow %q; want %d, Allow %q", tt.method, tt.path, res.StatusCode, res.Header.Get("Allow"), tt.status, tt.allow)
+			}
+			if tt.status >= 400 {
+				var p map[string]any
+				if res.Header.Get("Content-Type") != "application/problem+json" || json.Unmarshal(body, &p) != nil || p["status"] != float64(tt.status) {
+					t.Errorf("not a problem: %s %s", res.Header.Get("Content-Type"), body)
+				}
+			}
+		})
+	}
+}
+
+func TestStationsArePaginated(t *testing.T) {
+	t.Parallel()
+	var listed []station.Station
+	for i := range 250 {
+		listed = append(listed, station.Station{ID: fmt.Sprintf("st-%03d", i), Point: fmt.Sprintf("p%d", i%3), Media: []reading.Medium{reading.Air}})
+	}
+	reg := station.New(listed, true, nil)
+	srv := httptest.NewServer(Handler(Config{Stations: reg, Readings: mem.New(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
+	t.Cleanup(srv.Close)
+
+	tests := []struct {
+		name  string
+		first string
+		pages []int // stations per page
+	}{
+		{"default page", "/api/v1/stations", []int{100, 100, 50}},
+		{"limit 120", "/api/v1/stations?limit=120", []int{120, 120, 10}},
+		{"largest page", "/api/v1/stations?limit=1000", []int{250}},
+		{"limit 1", "/api/v1/stations?limit=1", slices.Repeat([]int{1}, 250)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var ids, pages []int
+			seen := map[string]bool{}
+			prev := ""
+			for next := tt.first; next != ""; {
+				status, _, body := get(t, srv.URL+next)
+				if status != 200 || body["total"] != 250.0 {
+					t.Fatalf("GET %s = %d, total %v", next, status, body["total"])
+				}
+				ss := body["stations"].([]any)
+				pages = append(pages, len(ss))
+				for _, s := range ss {
+					s := s.(map[string]any)
+					key := s["point"].(string) + "/" + s["id"].(string)
+					if seen[key] || key <= prev {
+						t.Fatalf("station %s out of order or twice", key)
+					}
+					seen[key], prev = true, key
+					ids = append(ids, 0)
+				}
+				next, _ = body["next"].(string)
+				if len(pages) > 300 {
+					t.Fatal("next links never end")
+				}
+			}
+			if len(ids) != 250 || !slices.Equal(pages, tt.pages) {
+				t.Errorf("got %d stations in pages %v, want 250 in %v", len(ids), pages, tt.pages)
+			}
+		})
+	}
+}
+
+func TestReadingsNextLinksWalkBack(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+	var values []float64
+	for next := "/api/v1/stations/st-1/readings?metric=pm10&limit=2"; next != ""; {
+		status, _, body := get(t, srv.URL+next)
+		if status != 200 {
+			t.Fatalf("GET %s = %d %v", next, status, body)
+		}
+		var page []float64
+		for _, s := range body["samples"].([]any) {
+			page = append(page, s.(map[string]any)["value"].(float64))
+		}
+		values = append(page, values...)
+		next, _ = body["next"].(string)
+		if truncated := body["truncated"] == true; truncated != (next != "") {
+			t.Fatalf("truncated %v but next %q", truncated, next)
+		}
+	}
+	if want := []float64{60, 61, 62, 63, 64}; !slices.Equal(values, want) {
+		t.Errorf("walked %v, want %v", values, want)
 	}
 }
 
@@ -183,7 +328,7 @@ func TestRejectedNeedsAdminToken(t *testing.T) {
 	t.Parallel()
 	dead := ingest.NewDeadLetters(10)
 	reg := station.New(nil, false, nil)
-	srv := httptest.NewServer(Handler(Config{Stations: reg, Readings: mem.New(), DeadLetters: dead, AdminToken: "s3cret",
+	srv := httptest.NewServer(Handler(Config{Stations: reg, Readings: mem.New(), DeadLetters: dead, AdminToken: secret.New("s3cret"),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
 	defer srv.Close()
 	disabled := httptest.NewServer(Handler(Config{Stations: reg, Readings: mem.New(), DeadLetters: dead, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))

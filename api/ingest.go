@@ -9,6 +9,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/envmon/envmon/ingest"
+	"github.com/envmon/envmon/internal/secret"
 )
 
 // DeadLetters lists rejected messages; *ingest.DeadLetters satisfies it.
@@ -59,16 +60,16 @@ func knownReason(s string) bool {
 }
 
 // adminAuth guards operators' endpoints with a bearer token.
-type adminAuth struct{ token string }
+type adminAuth struct{ token secret.String }
 
 func (a adminAuth) require(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if a.token == "" {
+		if a.token.IsZero() {
 			writeProblem(w, http.StatusForbidden, "admin endpoints are disabled: set api.admin_token (--admin-token, ENVMON_API_ADMIN_TOKEN)")
 			return
 		}
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(a.token)) != 1 {
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(a.token.Reveal())) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="envmon admin"`)
 			writeProblem(w, http.StatusUnauthorized, "a valid admin token is required: Authorization: Bearer <api.admin_token>")
 			return

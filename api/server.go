@@ -6,6 +6,9 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"path"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -13,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/envmon/envmon/internal/secret"
 	"github.com/envmon/envmon/reading"
 	"github.com/envmon/envmon/station"
 	"github.com/envmon/envmon/store"
@@ -45,9 +49,12 @@ type Config struct {
 	// DeadLetters, if set, is listed at /api/v1/ingest/rejected for holders
 	// of AdminToken.
 	DeadLetters DeadLetters
-	AdminToken  string
+	AdminToken  secret.String
 	Gatherer    prometheus.Gatherer
-	Logger      *slog.Logger
+	// Registerer, if set, takes the HTTP server's metrics
+	// (envmon_http_requests_total, envmon_http_requests_in_flight).
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
@@ -67,13 +74,9 @@ func Handler(cfg Config) http.Handler {
 		cfg.Gatherer = prometheus.NewRegistry()
 	}
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID, middleware.RealIP, requestLogger(cfg.Logger), middleware.Recoverer)
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		writeProblem(w, http.StatusNotFound, "no resource at %s", r.URL.Path)
-	})
-	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		writeProblem(w, http.StatusMethodNotAllowed, "%s is not allowed on %s", r.Method, r.URL.Path)
-	})
+	r.Use(middleware.RequestID, middleware.RealIP, newHTTPMetrics(cfg.Registerer).middleware, requestLogger(cfg.Logger),
+		middleware.Recoverer, problemFor405, headAsGet)
+	r.NotFound(notFound)
 
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -91,9 +94,109 @@ func Handler(cfg Config) http.Handler {
 	// Go's profiler, for operators holding the admin token.
 	r.With(adminAuth{cfg.AdminToken}.require).Mount("/debug", middleware.Profiler())
 
+	// Every other path under /api, of any version, is a JSON 404.
+	r.Handle("/api", http.HandlerFunc(notFound))
+	r.Handle("/api/*", http.HandlerFunc(notFound))
 	static, _ := fs.Sub(web, "web")
-	r.Handle("/*", http.FileServerFS(static))
+	r.Get("/*", staticFiles(static).ServeHTTP)
 	return r
+}
+
+// notFound answers 404 as a problem.
+func notFound(w http.ResponseWriter, r *http.Request) {
+	writeProblem(w, http.StatusNotFound, "no resource at %s", clip(r.URL.Path))
+}
+
+// headAsGet routes HEAD requests to the GET routes; net/http leaves out the
+// body. (chi's middleware.GetHead asks chi's Match, which finds a HEAD
+// route in every mounted router, and so 405s them.)
+func headAsGet(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rctx := chi.RouteContext(r.Context()); rctx != nil && r.Method == http.MethodHead {
+			rctx.RouteMethod = http.MethodGet
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// problemFor405 turns chi's 405, which has the route's Allow header but an
+// empty body, into a problem. (A handler of chi's MethodNotAllowed would
+// not know the allowed methods: chi keeps them to itself.) GET routes
+// answer HEAD too (headAsGet), so the Allow header says so.
+func problemFor405(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(&allowWriter{ResponseWriter: w, r: r}, r)
+	})
+}
+
+// allowWriter rewrites an empty 405 as a problem.
+type allowWriter struct {
+	http.ResponseWriter
+	r        *http.Request
+	replaced bool
+}
+
+func (w *allowWriter) WriteHeader(code int) {
+	h := w.Header()
+	if code != http.StatusMethodNotAllowed || h.Get("Content-Type") != "" || w.replaced {
+		w.ResponseWriter.WriteHeader(code)
+		return
+	}
+	w.replaced = true
+	allowed := h.Values("Allow")
+	if slices.Contains(allowed, http.MethodGet) && !slices.Contains(allowed, http.MethodHead) {
+		allowed = append(allowed, http.MethodHead)
+	}
+	list := strings.Join(allowed, ", ")
+	h.Set("Allow", list)
+	writeProblem(w.ResponseWriter, code, "%s is not allowed on %s; allowed: %s", w.r.Method, clip(w.r.URL.Path), list)
+}
+
+func (w *allowWriter) Write(b []byte) (int, error) {
+	if w.replaced {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Flush passes flushes on, for streamed responses.
+func (w *allowWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap gives http.ResponseController the underlying writer.
+func (w *allowWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// staticFiles serves the public page's files, and a problem for a path
+// that names none (http.FileServer's own 404 is plain text).
+func staticFiles(fsys fs.FS) http.Handler {
+	files := http.FileServerFS(fsys)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimPrefix(path.Clean("/"+r.URL.Path), "/")
+		if name == "" {
+			name = "."
+		}
+		fi, err := fs.Stat(fsys, name)
+		if err == nil && fi.IsDir() {
+			_, err = fs.Stat(fsys, path.Join(name, "index.html"))
+		}
+		if err != nil {
+			notFound(w, r)
+			return
+		}
+		files.ServeHTTP(w, r)
+	})
+}
+
+// clip bounds a request's text quoted in a response.
+func clip(s string) string {
+	const max = 256
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + "…"
 }
 
 func readyHandler(checks []Check) http.HandlerFunc {

@@ -1,9 +1,15 @@
 package api
 
 import (
+	"cmp"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -56,13 +62,94 @@ func (s stationsResource) withLatest(v station.View) stationJSON {
 	return out
 }
 
-func (s stationsResource) list(w http.ResponseWriter, _ *http.Request) {
+// Pages of /api/v1/stations: DefaultPage stations unless limit asks for
+// up to MaxPage.
+const (
+	DefaultPage = 100
+	MaxPage     = 1000
+)
+
+// list serves one page of stations, in point and id order. A page that is
+// not the last has next, the URL of the following page (also in a Link
+// header, RFC 8288); cursor is opaque to clients. Pages are bounded, so
+// that a response's size — and the memory a client that stops reading can
+// hold — does not grow with the number of stations.
+func (s stationsResource) list(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit, ok := intParam(w, q.Get("limit"), "limit", DefaultPage, MaxPage)
+	if !ok {
+		return
+	}
+	var after stationKey
+	if c := q.Get("cursor"); c != "" {
+		var err error
+		if after, err = parseCursor(c); err != nil {
+			writeProblem(w, http.StatusBadRequest, "cursor %q is not one of this API's cursors: use the next link of a previous page", clip(c))
+			return
+		}
+	}
 	views := s.stations.List()
-	out := make([]stationJSON, 0, len(views))
-	for _, v := range views {
+	start := 0
+	if after != (stationKey{}) {
+		start, _ = slices.BinarySearchFunc(views, after, func(v station.View, k stationKey) int {
+			return stationKey{v.Point, v.ID}.compare(k)
+		})
+		if start < len(views) && (stationKey{views[start].Point, views[start].ID}) == after {
+			start++
+		}
+	}
+	page := views[start:min(start+limit, len(views))]
+	out := make([]stationJSON, 0, len(page))
+	for _, v := range page {
 		out = append(out, s.withLatest(v))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"stations": out})
+	body := map[string]any{"stations": out, "total": len(views), "limit": limit, "next": nil}
+	if start+len(page) < len(views) {
+		last := page[len(page)-1]
+		next := url.Values{"limit": {strconv.Itoa(limit)}, "cursor": {stationKey{last.Point, last.ID}.cursor()}}
+		link := "/api/v1/stations?" + next.Encode()
+		body["next"] = link
+		w.Header().Set("Link", "<"+link+`>; rel="next"`)
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+// stationKey is the order of stations in the list: point, then id.
+type stationKey struct{ point, id string }
+
+func (k stationKey) compare(o stationKey) int {
+	return cmp.Or(strings.Compare(k.point, o.point), strings.Compare(k.id, o.id))
+}
+
+// cursor encodes k for a next link.
+func (k stationKey) cursor() string {
+	return base64.RawURLEncoding.EncodeToString([]byte(k.point + "/" + k.id))
+}
+
+func parseCursor(c string) (stationKey, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return stationKey{}, err
+	}
+	point, id, ok := strings.Cut(string(b), "/")
+	if !ok || !station.ValidID(point) || !station.ValidID(id) {
+		return stationKey{}, errors.New("not a station key")
+	}
+	return stationKey{point, id}, nil
+}
+
+// intParam parses an optional whole-number query parameter from 1 to max;
+// empty gives def. It answers 400 itself when the value is bad.
+func intParam(w http.ResponseWriter, s, name string, def, max int) (int, bool) {
+	if s == "" {
+		return def, true
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > max {
+		writeProblem(w, http.StatusBadRequest, "%s %q is not a whole number from 1 to %d", name, clip(s), max)
+		return 0, false
+	}
+	return n, true
 }
 
 func (s stationsResource) find(w http.ResponseWriter, r *http.Request) (station.View, bool) {
@@ -112,13 +199,16 @@ func (s stationsResource) history(w http.ResponseWriter, r *http.Request) {
 	}
 	from, err := parseTimeParam(q.Get("from"), to.Add(-24*time.Hour))
 	if err != nil {
+		if q.Get("from") == "" {
+			err = fmt.Errorf("the default, 24 h before to: %w; give from", err)
+		}
 		writeProblem(w, http.StatusBadRequest, "from: %v", err)
 		return
 	}
 	limit := 0
 	if l := q.Get("limit"); l != "" {
 		if limit, err = strconv.Atoi(l); err != nil || limit < 1 {
-			writeProblem(w, http.StatusBadRequest, "limit %q is not a positive whole number", l)
+			writeProblem(w, http.StatusBadRequest, "limit %q is not a positive whole number", clip(l))
 			return
 		}
 	}
@@ -128,6 +218,14 @@ func (s stationsResource) history(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	samples, err := s.readings.Query(r.Context(), sq)
+	// A full answer may have left older samples out: ask whether one is
+	// there, so that the response can say so and link to them.
+	truncated := false
+	if err == nil && len(samples) == sq.Limit {
+		var older []reading.Sample
+		older, err = s.readings.Query(r.Context(), store.Query{Station: v.ID, Metric: metric, From: from, To: samples[0].Time, Limit: 1})
+		truncated = len(older) > 0
+	}
 	switch {
 	case errors.Is(err, store.ErrBadQuery):
 		writeProblem(w, http.StatusBadRequest, "%v", err)
@@ -145,22 +243,39 @@ func (s stationsResource) history(w http.ResponseWriter, r *http.Request) {
 	for i, sm := range samples {
 		out[i] = sampleJSON{Time: sm.Time, Value: sm.Value, QC: sm.QC.Names()}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	body := map[string]any{
 		"station": v.ID, "metric": metric, "unit": m.Unit, "medium": m.Medium,
-		"from": from, "to": to, "samples": out,
-	})
+		"from": from, "to": to, "limit": sq.Limit, "truncated": truncated, "next": nil, "samples": out,
+	}
+	if truncated {
+		// The samples are the newest limit of the window; the next page is
+		// the older ones, up to (excluding) the oldest shown.
+		next := url.Values{"metric": {metric}, "from": {from.Format(time.RFC3339Nano)},
+			"to": {samples[0].Time.UTC().Format(time.RFC3339Nano)}, "limit": {strconv.Itoa(sq.Limit)}}
+		link := "/api/v1/stations/" + url.PathEscape(v.ID) + "/readings?" + next.Encode()
+		body["next"] = link
+		w.Header().Set("Link", "<"+link+`>; rel="next"`)
+	}
+	writeJSON(w, http.StatusOK, body)
 }
 
 // parseTimeParam parses RFC 3339 or Unix milliseconds; empty gives def.
+// A time outside the years 0 to 9999 (UTC), which RFC 3339 cannot write,
+// is an error.
 func parseTimeParam(s string, def time.Time) (time.Time, error) {
-	if s == "" {
-		return def, nil
+	t := def
+	if s != "" {
+		var err error
+		if t, err = time.Parse(time.RFC3339Nano, s); err != nil {
+			ms, err := strconv.ParseInt(s, 10, 64)
+			if err != nil {
+				return time.Time{}, errors.New("want an RFC 3339 time (2026-11-22T10:00:00Z) or Unix milliseconds, got " + strconv.Quote(clip(s)))
+			}
+			t = time.UnixMilli(ms)
+		}
 	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t, nil
+	if y := t.UTC().Year(); y < 0 || y > 9999 {
+		return time.Time{}, fmt.Errorf("a time in the year %d is outside the years 0 to 9999 that RFC 3339 can write", y)
 	}
-	if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return time.UnixMilli(ms), nil
-	}
-	return time.Time{}, errors.New("want an RFC 3339 time (2026-11-22T10:00:00Z) or Unix milliseconds, got " + strconv.Quote(s))
+	return t, nil
 }

@@ -4,15 +4,20 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/envmon/envmon/internal/logx"
 )
 
 // Rejected is a message the collector turned away, kept for inspection.
 type Rejected struct {
-	Time    time.Time `json:"time"`
-	Topic   string    `json:"topic"`
-	Reason  string    `json:"reason"`
-	Detail  string    `json:"detail"`
-	Payload string    `json:"payload"`
+	Time time.Time `json:"time"`
+	// Topic and Detail are bounded (maxDeadTopic, maxDeadDetail bytes) and
+	// have control bytes shown compactly, as logx.Bound renders them; a cut
+	// one ends in "…(N bytes)".
+	Topic   string `json:"topic"`
+	Reason  string `json:"reason"`
+	Detail  string `json:"detail"`
+	Payload string `json:"payload"`
 	// Truncated says the payload shown is cut to its first bytes.
 	Truncated bool `json:"truncated,omitempty"`
 	// Binary says Payload is not UTF-8 and is shown with invalid bytes
@@ -31,8 +36,14 @@ type DeadLetters struct {
 	total int64
 }
 
-// maxDeadPayload is how much of a rejected payload is kept.
-const maxDeadPayload = 2 << 10
+// How much of a rejected message is kept, in bytes: a dead letter holds at
+// most about 3 × maxDeadPayload (invalid bytes become U+FFFD) plus
+// maxDeadTopic and maxDeadDetail, whatever the message.
+const (
+	maxDeadPayload = 2 << 10
+	maxDeadTopic   = 256
+	maxDeadDetail  = 512
+)
 
 // NewDeadLetters returns a ring that keeps the last n rejected messages.
 func NewDeadLetters(n int) *DeadLetters {
@@ -42,8 +53,10 @@ func NewDeadLetters(n int) *DeadLetters {
 	return &DeadLetters{ring: make([]Rejected, n)}
 }
 
-func (d *DeadLetters) add(at time.Time, topic string, payload []byte, rj *Rejection) {
-	r := Rejected{Time: at, Topic: topic, Reason: rj.Reason, Detail: rj.Detail}
+// add keeps a rejected message, bounded, and returns what it kept, for the
+// log line.
+func (d *DeadLetters) add(at time.Time, topic string, payload []byte, rj *Rejection) Rejected {
+	r := Rejected{Time: at, Topic: logx.Bound(topic, maxDeadTopic), Reason: rj.Reason, Detail: logx.Bound(rj.Detail, maxDeadDetail)}
 	if len(payload) > maxDeadPayload {
 		payload, r.Truncated = payload[:maxDeadPayload], true
 	}
@@ -57,6 +70,7 @@ func (d *DeadLetters) add(at time.Time, topic string, payload []byte, rj *Reject
 	d.next = (d.next + 1) % len(d.ring)
 	d.full = d.full || d.next == 0
 	d.total++
+	return r
 }
 
 // List returns the kept messages, newest first, optionally only those of

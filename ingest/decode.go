@@ -9,6 +9,7 @@ import (
 
 	"github.com/valyala/fastjson"
 
+	"github.com/envmon/envmon/internal/logx"
 	"github.com/envmon/envmon/reading"
 )
 
@@ -148,9 +149,9 @@ func visitFields(obj *fastjson.Object, index func(key []byte) int, what string, 
 		case field < 0:
 			rj = reject(ReasonMalformed, "%s has unknown field %q", what, clip(string(key), 64))
 		case seen&(1<<field) != 0 && record >= 0:
-			rj = reject(ReasonMalformed, "%s %d has field %q twice", what, record, key)
+			rj = reject(ReasonMalformed, "%s %d has field %q twice", what, record, clip(string(key), 64))
 		case seen&(1<<field) != 0:
-			rj = reject(ReasonMalformed, "%s has field %q twice", what, key)
+			rj = reject(ReasonMalformed, "%s has field %q twice", what, clip(string(key), 64))
 		default:
 			seen |= 1 << field
 			rj = each(field, key, v)
@@ -181,12 +182,12 @@ func decodeNative(t Topic, data []byte, lim Limits) (reading.Reading, *Rejection
 			return reading.Reading{}, reject(ReasonMalformed, "station is not a string")
 		}
 		if string(name) != t.Station {
-			return reading.Reading{}, reject(ReasonMismatch, "payload names station %q but the topic names %q", name, t.Station)
+			return reading.Reading{}, reject(ReasonMismatch, "payload names station %q but the topic names %q", clip(string(name), maxQuoted), t.Station)
 		}
 	}
 	if seq != nil {
 		if _, err := seq.Int64(); err != nil {
-			return reading.Reading{}, reject(ReasonMalformed, "seq is not an integer: %s", seq.MarshalTo(nil))
+			return reading.Reading{}, reject(ReasonMalformed, "seq is not an integer: %s", clip(string(seq.MarshalTo(nil)), maxQuoted))
 		}
 	}
 	when, rj := parseTime(ts)
@@ -212,13 +213,20 @@ func decodeNative(t Topic, data []byte, lim Limits) (reading.Reading, *Rejection
 	}
 	r := reading.Reading{Point: t.Point, Station: t.Station, Medium: t.Medium, Time: when, Values: make([]reading.Value, 0, valueObj.Len()+2)}
 	if unitObj != nil {
+		// A repeated member is malformed (RFC 8259 §4 leaves its meaning
+		// open, and fastjson's Get would take the first).
+		names := make([][]byte, 0, unitObj.Len())
 		unitObj.Visit(func(name []byte, u *fastjson.Value) {
 			switch {
 			case rj != nil:
+			case slices.ContainsFunc(names, func(n []byte) bool { return bytes.Equal(n, name) }):
+				rj = reject(ReasonMalformed, "units names %q twice", clip(string(name), maxQuoted))
 			case valueObj.Get(string(name)) == nil:
-				rj = reject(ReasonMalformed, "units names %q, which has no value", name)
+				rj = reject(ReasonMalformed, "units names %q, which has no value", clip(string(name), maxQuoted))
 			case u.Type() != fastjson.TypeString:
-				rj = reject(ReasonMalformed, "unit of %q is not a string", name)
+				rj = reject(ReasonMalformed, "unit of %q is not a string", clip(string(name), maxQuoted))
+			default:
+				names = append(names, name)
 			}
 		})
 		if rj != nil {
@@ -259,6 +267,12 @@ func decodeNative(t Topic, data []byte, lim Limits) (reading.Reading, *Rejection
 		if err1 != nil || err2 != nil {
 			return reading.Reading{}, reject(ReasonMalformed, "lat and lon are numbers")
 		}
+		if rj := checkPosition("lat", la); rj != nil {
+			return reading.Reading{}, rj
+		}
+		if rj := checkPosition("lon", lo); rj != nil {
+			return reading.Reading{}, rj
+		}
 		r.Values = append(r.Values, reading.Value{Metric: "lat", Value: la}, reading.Value{Metric: "lon", Value: lo})
 	}
 	return r, nil
@@ -291,7 +305,7 @@ func value(m reading.Medium, name []byte, v float64, unit []byte, lim Limits) (r
 	}
 	mt, ok := metricsByName[string(name)]
 	if !ok || !mt.Reports(m) {
-		return reading.Value{}, reject(ReasonUnknownMetric, "%q is not a %s metric of docs/MQTT.md", name, m)
+		return reading.Value{}, reject(ReasonUnknownMetric, "%q is not a %s metric of docs/MQTT.md", clip(string(name), maxQuoted), m)
 	}
 	if len(unit) > 0 {
 		var rj *Rejection
@@ -299,15 +313,38 @@ func value(m reading.Medium, name []byte, v float64, unit []byte, lim Limits) (r
 			return reading.Value{}, rj
 		}
 	}
+	if rj := checkPosition(mt.Name, v); rj != nil {
+		return reading.Value{}, rj
+	}
 	return reading.Value{Metric: mt.Name, Value: v}, nil
 }
 
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
+// checkPosition rejects a latitude outside ±90° or a longitude outside
+// ±180° (WGS 84), and any non-finite one; other metrics pass.
+func checkPosition(metric string, v float64) *Rejection {
+	var limit float64
+	var what string
+	switch metric {
+	case "lat":
+		limit, what = 90, "latitude"
+	case "lon":
+		limit, what = 180, "longitude"
+	default:
+		return nil
 	}
-	return s[:n] + "…"
+	if !(math.Abs(v) <= limit) { // NaN fails too
+		return reject(ReasonBadValue, "%s %v is not a WGS 84 %s (|%s| ≤ %v)", metric, v, what, metric, limit)
+	}
+	return nil
 }
+
+// clip bounds text from a message that a rejection quotes to n bytes, with
+// control bytes shown compactly (logx.Bound), so that %q of it stays
+// small: a 60 KB topic of control bytes would be 240 KB quoted whole.
+func clip(s string, n int) string { return logx.Bound(s, n) }
+
+// maxQuoted bounds what a rejection's detail quotes of a message, in bytes.
+const maxQuoted = 128
 
 // senmlFields are the SenML fields (RFC 8428 §4) envmon reads. It ignores
 // none silently: a record with another field is rejected, and so is one
@@ -377,7 +414,7 @@ func decodeSenML(t Topic, data []byte, lim Limits, now time.Time) ([]reading.Rea
 		name = append(append(name[:0], bn...), f.str[fieldN]...)
 		station, metric := splitSenMLName(name)
 		if station != nil && string(station) != t.Station {
-			return nil, reject(ReasonMismatch, "SenML name %q names station %q but the topic names %q", clip(string(name), 2*lim.MaxName), station, t.Station)
+			return nil, reject(ReasonMismatch, "SenML name %q names station %q but the topic names %q", clip(string(name), 2*lim.MaxName), clip(string(station), maxQuoted), t.Station)
 		}
 		unit := bu
 		if f.str[fieldU] != nil {
@@ -570,7 +607,7 @@ func parseTime(v *fastjson.Value) (time.Time, *Rejection) {
 		s, _ := v.StringBytes()
 		t, err := time.Parse(time.RFC3339Nano, string(s))
 		if err != nil {
-			return time.Time{}, reject(ReasonBadTimestamp, "ts %q is not RFC 3339", s)
+			return time.Time{}, reject(ReasonBadTimestamp, "ts %q is not RFC 3339", clip(string(s), maxQuoted))
 		}
 		return t.UTC(), nil
 	case v.Type() == fastjson.TypeNumber:
@@ -581,5 +618,5 @@ func parseTime(v *fastjson.Value) (time.Time, *Rejection) {
 			return time.Unix(0, int64(f*1e6)).UTC(), nil
 		}
 	}
-	return time.Time{}, reject(ReasonBadTimestamp, "ts %s is neither an RFC 3339 string nor Unix milliseconds", v.MarshalTo(nil))
+	return time.Time{}, reject(ReasonBadTimestamp, "ts %s is neither an RFC 3339 string nor Unix milliseconds", clip(string(v.MarshalTo(nil)), maxQuoted))
 }

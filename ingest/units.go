@@ -3,6 +3,8 @@ package ingest
 import (
 	"bytes"
 	"math"
+	"strconv"
+	"strings"
 
 	"github.com/envmon/envmon/quality"
 	"github.com/envmon/envmon/reading"
@@ -12,6 +14,16 @@ import (
 // docs/MQTT.md. An empty unit means the canonical one. Gas mixing ratios
 // (ppb, ppm) become mass concentrations at the HJ 633 reference state
 // through package quality.
+//
+// A converted value carries no more digits than the conversion knows, so
+// that no float noise is stored or served (3 ppb SO2 is 7.855 µg/m³, not
+// 7.855058246474556): a change of decimal prefix (Pa to hPa, µg/L to mg/L)
+// moves the decimal point of v's shortest decimal form, exactly; K to °C
+// keeps v's decimals (at least the two of 273.15); and a gas conversion,
+// whose constants (molar masses, the molar volume 24.465 L/mol) have 5
+// significant digits, is rounded to 4. Rounding is half to even, the rule
+// of GB/T 8170-2008 (数值修约规则), as strconv applies it to the exact
+// binary value.
 func normalise(m reading.Metric, v float64, u []byte) (float64, *Rejection) {
 	metric := m.Name
 	unit := canonicalUnit(u)
@@ -23,14 +35,14 @@ func normalise(m reading.Metric, v float64, u []byte) (float64, *Rejection) {
 		return convertGas(metric, m.Unit, v, unit)
 	case "°C":
 		if unit == "K" {
-			return v - 273.15, nil
+			return roundDecimals(v-273.15, max(decimals(v), 2)), nil
 		}
 	case "hPa":
 		switch unit {
 		case "Pa":
-			return v / 100, nil
+			return scale10(v, -2), nil
 		case "kPa":
-			return v * 10, nil
+			return scale10(v, 1), nil
 		}
 	case "%":
 		if unit == "%RH" {
@@ -39,13 +51,13 @@ func normalise(m reading.Metric, v float64, u []byte) (float64, *Rejection) {
 	case "mg/L":
 		switch unit {
 		case "g/L":
-			return v * 1000, nil
+			return scale10(v, 3), nil
 		case "ug/L":
-			return v / 1000, nil
+			return scale10(v, -3), nil
 		}
 	case "µS/cm":
 		if unit == "mS/cm" {
-			return v * 1000, nil
+			return scale10(v, 3), nil
 		}
 	}
 	return 0, reject(ReasonBadUnit, "unit %q cannot be converted to %s's unit %s", u, metric, m.Unit)
@@ -120,11 +132,57 @@ func convertGas(metric, canonical string, v float64, unit string) (float64, *Rej
 	if canonical == "mg/m³" {
 		to = quality.MgM3
 	}
+	switch {
+	case from == to:
+		return v, nil
+	case from == quality.UgM3 && to == quality.MgM3:
+		return scale10(v, -3), nil
+	case from == quality.MgM3 && to == quality.UgM3:
+		return scale10(v, 3), nil
+	}
 	// quality.Convert takes concentrations ≥ 0; a sensor's small negative
 	// zero drift converts by magnitude and keeps its sign, for QC to judge.
 	out, err := quality.Convert(p, math.Abs(v), from, to)
 	if err != nil {
 		return 0, reject(ReasonBadUnit, "%s: %v", metric, err)
 	}
-	return math.Copysign(out, v), nil
+	return math.Copysign(roundSignificant(out, gasDigits), v), nil
+}
+
+// gasDigits is the significant digits a gas conversion keeps: one fewer
+// than its constants have.
+const gasDigits = 4
+
+// scale10 returns v × 10^exp computed on v's shortest decimal form, so that
+// 1013.3 hPa from 101330 Pa is 1013.3, not 1013.3000000000001.
+func scale10(v float64, exp int) float64 {
+	mant, e, _ := strings.Cut(strconv.FormatFloat(v, 'e', -1, 64), "e")
+	n, _ := strconv.Atoi(e)
+	out, err := strconv.ParseFloat(mant+"e"+strconv.Itoa(n+exp), 64)
+	if err != nil { // out of range: ±Inf, which QC and the store reject
+		return v * math.Pow10(exp)
+	}
+	return out
+}
+
+// decimals returns the number of decimals of v's shortest decimal form.
+func decimals(v float64) int {
+	s := strconv.FormatFloat(v, 'f', -1, 64)
+	if i := strings.IndexByte(s, '.'); i >= 0 {
+		return len(s) - i - 1
+	}
+	return 0
+}
+
+// roundDecimals rounds v to n decimals, half to even (GB/T 8170-2008).
+func roundDecimals(v float64, n int) float64 {
+	out, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'f', n, 64), 64)
+	return out
+}
+
+// roundSignificant rounds v to n significant digits, half to even
+// (GB/T 8170-2008).
+func roundSignificant(v float64, n int) float64 {
+	out, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'e', n-1, 64), 64)
+	return out
 }

@@ -36,6 +36,7 @@ import (
 	"github.com/influxdata/influxdb-client-go/v2/api"
 	"github.com/influxdata/influxdb-client-go/v2/api/query"
 
+	"github.com/envmon/envmon/internal/secret"
 	"github.com/envmon/envmon/reading"
 	"github.com/envmon/envmon/store"
 )
@@ -99,7 +100,7 @@ func Open(cfg Config) (*Store, error) {
 	opts := influxdb2.DefaultOptions().
 		SetPrecision(time.Nanosecond).
 		SetHTTPRequestTimeout(uint(math.Ceil(cfg.Timeout.Seconds())))
-	client := influxdb2.NewClientWithOptions(cfg.URL, string(cfg.Token), opts)
+	client := influxdb2.NewClientWithOptions(cfg.URL, cfg.Token.Reveal(), opts)
 	return &Store{
 		cfg:    cfg,
 		client: client,
@@ -450,7 +451,7 @@ func (s *Store) wrap(ctx context.Context, op string, err error) error {
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(err, cause) {
 		err = fmt.Errorf("%w: %w", cause, err)
 	}
-	if tok := string(s.cfg.Token); tok != "" && strings.Contains(err.Error(), tok) {
+	if tok := s.cfg.Token.Reveal(); tok != "" && strings.Contains(err.Error(), tok) {
 		err = redactedError{err, tok}
 	}
 	return fmt.Errorf("%s: %w", op, err)
@@ -458,12 +459,12 @@ func (s *Store) wrap(ctx context.Context, op string, err error) error {
 
 // redactedError is an error whose text has a secret replaced.
 type redactedError struct {
-	err    error
-	secret string
+	err  error
+	text string
 }
 
 func (e redactedError) Error() string {
-	return strings.ReplaceAll(e.err.Error(), e.secret, redacted)
+	return strings.ReplaceAll(e.err.Error(), e.text, secret.Redacted)
 }
 
 func (e redactedError) Unwrap() error { return e.err }

@@ -11,6 +11,7 @@ import (
 
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 
+	"github.com/envmon/envmon/internal/secret"
 	"github.com/envmon/envmon/internal/testenv"
 	"github.com/envmon/envmon/reading"
 	"github.com/envmon/envmon/store"
@@ -23,7 +24,7 @@ func config(t testing.TB, in *testenv.Influx, n *atomic.Int64) influx.Config {
 	t.Helper()
 	db := fmt.Sprintf("t%d", n.Add(1))
 	in.CreateDatabase(t, db)
-	return influx.Config{URL: in.URL, Org: in.Org, Bucket: db + "/autogen", Token: influx.Secret(in.Token)}
+	return influx.Config{URL: in.URL, Org: in.Org, Bucket: db + "/autogen", Token: secret.New(in.Token)}
 }
 
 func TestConformance(t *testing.T) {
@@ -50,8 +51,8 @@ func TestNewFails(t *testing.T) {
 		{"credentials in url", influx.Config{URL: "http://u:hunter2@127.0.0.1:1", Org: "-", Bucket: "envmon/autogen"}},
 		{"no org", influx.Config{URL: in.URL, Bucket: "envmon/autogen"}},
 		{"no bucket", influx.Config{URL: in.URL, Org: "-"}},
-		{"server down", influx.Config{URL: down, Org: "-", Bucket: "envmon/autogen", Token: "u:hunter2"}},
-		{"no such database", influx.Config{URL: in.URL, Org: "-", Bucket: "nowhere/autogen", Token: "u:hunter2"}},
+		{"server down", influx.Config{URL: down, Org: "-", Bucket: "envmon/autogen", Token: secret.New("u:hunter2")}},
+		{"no such database", influx.Config{URL: in.URL, Org: "-", Bucket: "nowhere/autogen", Token: secret.New("u:hunter2")}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -74,7 +75,7 @@ func TestServerDown(t *testing.T) {
 	in := testenv.Influxd(t)
 	var n atomic.Int64
 	cfg := config(t, in, &n)
-	cfg.Token = "user:hunter2" // ignored: authentication is off
+	cfg.Token = secret.New("user:hunter2") // ignored: authentication is off
 	cfg.Timeout = 5 * time.Second
 	s, err := influx.New(t.Context(), cfg)
 	if err != nil {

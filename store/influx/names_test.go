@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/envmon/envmon/internal/secret"
 	"github.com/envmon/envmon/reading"
 )
 
@@ -117,7 +118,7 @@ func TestLineProtocol(t *testing.T) {
 
 func TestSecret(t *testing.T) {
 	const token = "hunter2"
-	cfg := Config{URL: "http://localhost:8086", Token: token}
+	cfg := Config{URL: "http://localhost:8086", Token: secret.New(token)}
 	j, err := json.Marshal(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -140,13 +141,18 @@ func TestSecret(t *testing.T) {
 			t.Errorf("<secret> is not in %s", out)
 		}
 	}
-	if string(cfg.Token) != token {
-		t.Errorf("string(Token) = %q, want the token", string(cfg.Token))
+	// A Config held in an unexported field, where fmt cannot call the
+	// token's methods, prints an address.
+	if out := fmt.Sprintf("%+v %#v", struct{ cfg Config }{cfg}, struct{ cfg Config }{cfg}); strings.Contains(out, token) {
+		t.Errorf("the token shows in %s", out)
+	}
+	if cfg.Token.Reveal() != token {
+		t.Errorf("Token.Reveal() = %q, want the token", cfg.Token.Reveal())
 	}
 }
 
 func TestRedact(t *testing.T) {
-	s := &Store{cfg: Config{Token: "user:hunter2"}}
+	s := &Store{cfg: Config{Token: secret.New("user:hunter2")}}
 	base := errors.New(`server said: bad token "user:hunter2"`)
 	err := s.wrap(t.Context(), "write", base)
 	if strings.Contains(err.Error(), "hunter2") {
