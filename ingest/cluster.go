@@ -76,14 +76,13 @@ func (cl *cluster) will(opts *paho.ClientOptions) {
 
 // join subscribes to the member list, waits briefly for the retained
 // announcements of the others, and announces itself.
-func (cl *cluster) join(c paho.Client) error {
+func (cl *cluster) join(c mqttClient) error {
 	select { // forget a signal left from an earlier connection
 	case <-cl.announced:
 	default:
 	}
-	tok := c.Subscribe(cl.membersFilter(), 1, cl.onMember)
-	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		return fmt.Errorf("subscribe to members: %v", tok.Error())
+	if err := subscribe(c, cl.membersFilter(), 1, cl.onMember); err != nil {
+		return fmt.Errorf("members: %w", err)
 	}
 	cl.set(cl.self, true)
 	pub := c.Publish(cl.memberTopic(cl.self), 1, true, []byte(time.Now().UTC().Format(time.RFC3339)))
@@ -110,7 +109,7 @@ func (cl *cluster) onMember(_ paho.Client, m paho.Message) {
 }
 
 // leave removes this member on a clean stop.
-func (cl *cluster) leave(c paho.Client) {
+func (cl *cluster) leave(c mqttClient) {
 	c.Publish(cl.memberTopic(cl.self), 1, true, nil).WaitTimeout(2 * time.Second)
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,12 +30,37 @@ type Writer interface {
 type Stations interface {
 	Admit(point, id string, m reading.Medium) error
 	SetStatus(point, id string, st station.Status, at time.Time) error
+	Get(id string) (station.View, bool)
 	Observe(rs []reading.Reading)
+}
+
+// StatusSaver keeps station statuses durably; *station.StatusLog
+// satisfies it. A status message is acknowledged only after Append.
+type StatusSaver interface {
+	Append(rs []station.StatusRecord) error
+}
+
+// Message is a message taken from a broker, held unacknowledged until the
+// collector calls Ack: paho.Message satisfies it, and so does the embedded
+// broker's message (internal/broker), which the broker hands to Deliver.
+type Message interface {
+	Topic() string
+	Payload() []byte
+	Ack()
+}
+
+// rejecter is a Message that can acknowledge with an MQTT 5 reason code: the
+// embedded broker's, for an MQTT 5 client.
+type rejecter interface {
+	Reject(code byte)
 }
 
 // Config configures a Collector.
 type Config struct {
-	Broker   string // e.g. tcp://127.0.0.1:1883
+	// Broker is the MQTT broker to subscribe to, e.g. tcp://127.0.0.1:1883.
+	// Empty means the embedded broker, which hands messages to Deliver
+	// before it acknowledges them: no MQTT client is used.
+	Broker   string
 	ClientID string // fixed, so the broker keeps the session across restarts
 	Username string
 	Password string
@@ -83,8 +109,11 @@ type Config struct {
 	// readings to the store; the rest stay spooled. Default 5s.
 	DrainTimeout time.Duration
 
-	Store      Writer
-	Stations   Stations
+	Store    Writer
+	Stations Stations
+	// Statuses, if set, keeps what stations say on their status topics
+	// across restarts.
+	Statuses   StatusSaver
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
 	// Now is the clock; default time.Now.
@@ -100,24 +129,27 @@ type Collector struct {
 	stopping  chan struct{}
 	stopOnce  sync.Once
 	connected atomic.Bool
-	client    paho.Client
-	cluster   *cluster // nil unless SharedGroup is set
+	client    mqttClient
+	newClient func(*paho.ClientOptions) mqttClient
+	conns     atomic.Int64 // counts connections, so a setup loop knows its own
+	clientsMu sync.Mutex
+	clients   map[string]Topic // embedded broker's client id → station
+	cluster   *cluster         // nil unless SharedGroup is set
 }
 
 // item is one received message on its way to being stored and acknowledged.
 // A rejected or status message has no reading but still waits its turn, so
 // acknowledgements go out in the order messages came in (MQTT 3.1.1 §4.6).
 type item struct {
-	msg      paho.Message
+	msg      Message
+	code     byte // MQTT 5 reason code of a rejected message; 0 when accepted
 	readings []reading.Reading
-	forward  *forwarded // set when another replica owns the station
+	status   *station.StatusRecord // a status change to save before the ack
+	forward  *forwarded            // set when another replica owns the station
 }
 
 // New checks cfg and returns a Collector; Run starts it.
 func New(cfg Config) (*Collector, error) {
-	if cfg.Broker == "" {
-		return nil, errors.New("ingest: broker URL is required")
-	}
 	if cfg.Store == nil || cfg.Stations == nil || cfg.Spool == nil {
 		return nil, errors.New("ingest: store, stations and spool are required")
 	}
@@ -135,6 +167,9 @@ func New(cfg Config) (*Collector, error) {
 	}
 	var cl *cluster
 	if cfg.SharedGroup != "" {
+		if cfg.Broker == "" {
+			return nil, errors.New("ingest: a shared group needs an external broker: replicas cannot share the embedded one")
+		}
 		if strings.ContainsAny(cfg.SharedGroup, "/+#") {
 			return nil, fmt.Errorf("ingest: shared group %q must not contain /, + or #", cfg.SharedGroup)
 		}
@@ -170,12 +205,13 @@ func New(cfg Config) (*Collector, error) {
 		cfg.Now = time.Now
 	}
 	return &Collector{
-		cfg:      cfg,
-		log:      cfg.Logger.With("component", "ingest"),
-		m:        newMetrics(cfg.Registerer),
-		queue:    make(chan item, cfg.QueueSize),
-		stopping: make(chan struct{}),
-		cluster:  cl,
+		cfg:       cfg,
+		log:       cfg.Logger.With("component", "ingest"),
+		m:         newMetrics(cfg.Registerer),
+		queue:     make(chan item, cfg.QueueSize),
+		stopping:  make(chan struct{}),
+		cluster:   cl,
+		newClient: newPahoClient,
 	}, nil
 }
 
@@ -188,37 +224,10 @@ func (c *Collector) Connected() bool { return c.connected.Load() }
 // message taken from the broker has been stored and acknowledged, or left
 // unacknowledged for the broker to deliver again.
 func (c *Collector) Run(ctx context.Context) error {
-	opts := paho.NewClientOptions().
-		AddBroker(c.cfg.Broker).
-		SetClientID(c.cfg.ClientID).
-		SetUsername(c.cfg.Username).
-		SetPassword(c.cfg.Password).
-		SetCleanSession(false).
-		SetOrderMatters(true). // the handler only queues; it blocks only for backpressure
-		SetAutoAckDisabled(true).
-		SetKeepAlive(30 * time.Second).
-		SetConnectRetry(true).
-		SetConnectRetryInterval(time.Second).
-		SetAutoReconnect(true).
-		SetMaxReconnectInterval(10 * time.Second).
-		SetConnectTimeout(10 * time.Second).
-		SetOnConnectHandler(c.onConnect).
-		SetConnectionLostHandler(func(_ paho.Client, err error) {
-			c.connected.Store(false)
-			c.m.connected.Set(0)
-			c.log.Warn("lost connection to MQTT broker; reconnecting", "broker", c.cfg.Broker, "err", err)
-		}).
-		SetReconnectingHandler(func(paho.Client, *paho.ClientOptions) {
-			c.log.Debug("reconnecting to MQTT broker", "broker", c.cfg.Broker)
-		})
-	if open := bufferedOpener(c.cfg.Broker); open != nil {
-		opts.SetCustomOpenConnectionFn(open)
+	if c.cfg.Broker != "" {
+		c.client = c.newClient(c.clientOptions())
+		c.addRoutes()
 	}
-	if c.cluster != nil {
-		c.cluster.will(opts)
-	}
-	c.client = paho.NewClient(opts)
-	c.addRoutes()
 
 	// The writer starts first: whatever a previous run left in the spool is
 	// written before anything newer, since the spool is a FIFO.
@@ -233,15 +242,22 @@ func (c *Collector) Run(ctx context.Context) error {
 		defer close(acceptDone)
 		c.acceptLoop(ctx)
 	}()
-	c.client.Connect() // retries in the background (ConnectRetry)
+	if c.client != nil {
+		c.client.Connect() // retries in the background (ConnectRetry)
+	} else {
+		c.connected.Store(true) // the embedded broker calls Deliver
+		c.m.connected.Set(1)
+	}
 
 	<-ctx.Done()
-	c.stopOnce.Do(func() { close(c.stopping) })
+	c.Stop()
 	<-acceptDone // everything queued is spooled and acknowledged, or not acknowledged
-	if c.cluster != nil && c.client.IsConnectionOpen() {
-		c.cluster.leave(c.client)
+	if c.client != nil {
+		if c.cluster != nil && c.client.IsConnectionOpen() {
+			c.cluster.leave(c.client)
+		}
+		c.client.Disconnect(250)
 	}
-	c.client.Disconnect(250)
 	c.connected.Store(false)
 	c.m.connected.Set(0)
 	// Give the writer a moment to empty the spool; what it cannot write now
@@ -250,6 +266,48 @@ func (c *Collector) Run(ctx context.Context) error {
 	stopWriter()
 	<-writerDone
 	return nil
+}
+
+// Stop makes the collector take no more messages: Deliver returns at once
+// and the broker's deliveries wait unacknowledged. Run calls it when its
+// context ends; the embedded broker's owner calls it first, so that no
+// message is acknowledged after the collector begins to stop.
+func (c *Collector) Stop() {
+	c.stopOnce.Do(func() { close(c.stopping) })
+}
+
+// clientOptions are the paho options for an external broker.
+func (c *Collector) clientOptions() *paho.ClientOptions {
+	opts := paho.NewClientOptions().
+		AddBroker(c.cfg.Broker).
+		SetClientID(c.cfg.ClientID).
+		SetUsername(c.cfg.Username).
+		SetPassword(c.cfg.Password).
+		SetCleanSession(false).
+		SetOrderMatters(true). // the handler only queues; it blocks only for backpressure
+		SetAutoAckDisabled(true).
+		SetKeepAlive(30 * time.Second).
+		SetConnectRetry(true).
+		SetConnectRetryInterval(time.Second).
+		SetAutoReconnect(true).
+		SetMaxReconnectInterval(reconnectInterval).
+		SetConnectTimeout(10 * time.Second).
+		SetOnConnectHandler(c.onConnect).
+		SetConnectionLostHandler(func(_ paho.Client, err error) {
+			c.connected.Store(false)
+			c.m.connected.Set(0)
+			c.log.Warn("lost connection to MQTT broker; reconnecting", "broker", c.brokerForLog(), "err", err)
+		}).
+		SetReconnectingHandler(func(paho.Client, *paho.ClientOptions) {
+			c.log.Debug("reconnecting to MQTT broker", "broker", c.brokerForLog())
+		})
+	if open := bufferedOpener(c.cfg.Broker); open != nil {
+		opts.SetCustomOpenConnectionFn(open)
+	}
+	if c.cluster != nil {
+		c.cluster.will(opts)
+	}
+	return opts
 }
 
 // subscription is a topic filter the collector subscribes to on every
@@ -300,29 +358,67 @@ func routeKey(filter string) string {
 	return filter
 }
 
-func (c *Collector) onConnect(cl paho.Client) {
+// onConnect starts setting up a new connection: joining the cluster and
+// subscribing, retried until it succeeds or the connection ends. The
+// collector is not connected (and /readyz not ready) until then. It never
+// disconnects to retry: a Disconnect would end paho's reconnecting for
+// good.
+func (c *Collector) onConnect(paho.Client) {
+	conn := c.conns.Add(1)
+	go c.setUp(conn)
+}
+
+// setUp subscribes on connection conn, retrying with backoff.
+func (c *Collector) setUp(conn int64) {
+	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
+		err := c.subscribeAll()
+		if err == nil {
+			break
+		}
+		c.m.subscribeErrors.Inc()
+		c.log.Error("subscribing failed; retrying", "retry_in", backoff, "err", err)
+		select {
+		case <-c.stopping:
+			return
+		case <-time.After(backoff):
+		}
+		if c.conns.Load() != conn || !c.client.IsConnectionOpen() {
+			return // a newer connection sets itself up
+		}
+	}
+	if c.conns.Load() != conn {
+		return
+	}
+	c.connected.Store(true)
+	c.m.connected.Set(1)
+	c.log.Info("subscribed", "broker", c.brokerForLog(), "topic", c.cfg.Topic, "qos", c.cfg.QoS)
+}
+
+// brokerForLog is the broker's URL with any password redacted.
+func (c *Collector) brokerForLog() string {
+	u, err := url.Parse(c.cfg.Broker)
+	if err != nil {
+		return "(unparsable broker URL)"
+	}
+	return u.Redacted()
+}
+
+// subscribeAll joins the cluster, if any, and subscribes to every filter.
+func (c *Collector) subscribeAll() error {
 	if c.cluster != nil {
 		// Members first, so that ownership is known before new readings
 		// arrive. (Readings queued for a resumed session may come sooner;
 		// until then this replica sees itself alone and keeps them.)
-		if err := c.cluster.join(cl); err != nil {
-			c.log.Error("join cluster failed; reconnecting", "err", err)
-			go cl.Disconnect(0)
-			return
+		if err := c.cluster.join(c.client); err != nil {
+			return fmt.Errorf("join cluster: %w", err)
 		}
 	}
 	for _, s := range c.subscriptions() {
-		tok := cl.Subscribe(s.filter, s.qos, s.handler)
-		if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-			c.log.Error("subscribe failed; reconnecting", "topic", s.filter, "err", tok.Error())
-			// Drop the connection so auto-reconnect tries again from the start.
-			go cl.Disconnect(0)
-			return
+		if err := subscribe(c.client, s.filter, s.qos, s.handler); err != nil {
+			return err
 		}
 	}
-	c.connected.Store(true)
-	c.m.connected.Set(1)
-	c.log.Info("subscribed", "broker", c.cfg.Broker, "topic", c.cfg.Topic, "qos", c.cfg.QoS)
+	return nil
 }
 
 // onMessage runs on paho's router goroutine: it decodes and validates, then
@@ -331,9 +427,84 @@ func (c *Collector) onMessage(_ paho.Client, msg paho.Message) {
 	c.handle(msg, msg.Topic(), c.cluster != nil)
 }
 
+// Deliver takes a message from the embedded broker, which acknowledges it
+// only when Deliver's caller sees Ack (or Reject) called: after its
+// readings are spooled durably, in the order messages were delivered. It
+// blocks while the queue is full, which stops that client's reads
+// (backpressure). While the collector is stopping it returns at once
+// without acknowledging, so the client sends the message again later.
+func (c *Collector) Deliver(msg Message) {
+	select {
+	case <-c.stopping:
+		return
+	default:
+	}
+	if m, ok := msg.(interface{ ClientID() string }); ok {
+		c.noteClient(m.ClientID(), msg.Topic())
+	}
+	c.handle(msg, msg.Topic(), false)
+}
+
+// noteClient remembers which station a client of the embedded broker
+// publishes as, for ConnectionGone.
+func (c *Collector) noteClient(clientID, topic string) {
+	t, rj := ParseTopic(topic)
+	if rj != nil {
+		return
+	}
+	c.clientsMu.Lock()
+	defer c.clientsMu.Unlock()
+	if c.clients == nil {
+		c.clients = map[string]Topic{}
+	}
+	if old, ok := c.clients[clientID]; !ok || old.Station != t.Station || old.Point != t.Point {
+		if len(c.clients) >= maxClients {
+			return
+		}
+		c.clients[clientID] = Topic{Point: t.Point, Station: t.Station}
+	}
+}
+
+// maxClients bounds the clients ConnectionGone can tell about.
+const maxClients = 100_000
+
+// ConnectionGone tells the collector that the embedded broker's client
+// clientID has gone, whatever the reason: its connection ended, or another
+// connection took its session over. The station it published as is shown
+// offline from now on (saved like a status message), until it says
+// otherwise: a station that has no connection is not online. Connections
+// that end because envmon stops are not counted.
+func (c *Collector) ConnectionGone(clientID string) {
+	select {
+	case <-c.stopping:
+		return // envmon's own stop ends the connections; they say nothing of the stations
+	default:
+	}
+	c.clientsMu.Lock()
+	t, ok := c.clients[clientID]
+	delete(c.clients, clientID)
+	c.clientsMu.Unlock()
+	if !ok {
+		return
+	}
+	if v, ok := c.cfg.Stations.Get(t.Station); !ok || v.Status != station.Online {
+		return
+	}
+	now := c.cfg.Now()
+	if err := c.cfg.Stations.SetStatus(t.Point, t.Station, station.Offline, now); err != nil {
+		return
+	}
+	if c.cfg.Statuses != nil {
+		if err := c.cfg.Statuses.Append([]station.StatusRecord{{Point: t.Point, Station: t.Station, Status: station.Offline, At: now}}); err != nil {
+			c.log.Warn("saving a station's status failed", "station", t.Station, "err", err)
+		}
+	}
+	c.log.Info("station's connection ended; shown offline", "station", t.Station)
+}
+
 // handle processes a message published on topic. With forward, a reading
 // of a station another replica owns is passed to that replica instead.
-func (c *Collector) handle(msg paho.Message, topic string, forward bool) {
+func (c *Collector) handle(msg Message, topic string, forward bool) {
 	it := item{msg: msg}
 	if strings.HasPrefix(topic, rejectedPrefix) {
 		msg.Ack() // our own dead letters, when the filter is wider than ours
@@ -351,7 +522,7 @@ func (c *Collector) handle(msg paho.Message, topic string, forward bool) {
 	switch {
 	case rj != nil:
 	case t.Status:
-		rj = c.status(t, msg.Payload())
+		it.status, rj = c.status(t, msg)
 	default:
 		var rs []reading.Reading
 		if rs, rj = Decode(t, msg.Payload(), c.cfg.Limits, now); rj == nil {
@@ -366,6 +537,7 @@ func (c *Collector) handle(msg paho.Message, topic string, forward bool) {
 	}
 	if rj != nil {
 		c.rejected(t, topic, msg.Payload(), rj, now)
+		it.code = rj.Code()
 	}
 	c.enqueue(it)
 }
@@ -391,16 +563,27 @@ func (c *Collector) admit(t Topic) *Rejection {
 	}
 }
 
-func (c *Collector) status(t Topic, payload []byte) *Rejection {
-	st, err := station.ParseStatus(string(payload))
+// status records what a station says on its status topic. A retained
+// message that repeats the status already known is a broker's copy, sent
+// again on every subscription: the status keeps the time it was first
+// heard. It returns the change to save, if any.
+func (c *Collector) status(t Topic, msg Message) (*station.StatusRecord, *Rejection) {
+	st, err := station.ParseStatus(string(msg.Payload()))
 	if err != nil {
-		return reject(ReasonBadStatus, "%v", err)
+		return nil, reject(ReasonBadStatus, "%v", err)
 	}
-	if err := c.cfg.Stations.SetStatus(t.Point, t.Station, st, c.cfg.Now()); err != nil {
-		return reject(ReasonUnknownStation, "status: %v", err)
+	if r, ok := msg.(interface{ Retained() bool }); ok && r.Retained() {
+		if v, ok := c.cfg.Stations.Get(t.Station); ok && v.Status == st {
+			c.m.messages.WithLabelValues("status", "stored").Inc()
+			return nil, nil
+		}
+	}
+	now := c.cfg.Now()
+	if err := c.cfg.Stations.SetStatus(t.Point, t.Station, st, now); err != nil {
+		return nil, reject(ReasonUnknownStation, "status: %v", err)
 	}
 	c.m.messages.WithLabelValues("status", "stored").Inc()
-	return nil
+	return &station.StatusRecord{Point: t.Point, Station: t.Station, Status: st, At: now}, nil
 }
 
 // rejectedPrefix starts the topics dead letters are republished on.
@@ -410,7 +593,7 @@ const rejectedPrefix = TopicPrefix + "/_rejected/"
 func (c *Collector) DeadLetters() *DeadLetters { return c.cfg.DeadLetters }
 
 func (c *Collector) rejected(t Topic, topic string, payload []byte, rj *Rejection, now time.Time) {
-	c.cfg.DeadLetters.add(now, topic, payload, rj)
+	kept := c.cfg.DeadLetters.add(now, topic, payload, rj)
 	if c.cfg.RepublishRejected && c.client != nil {
 		c.client.Publish(rejectedPrefix+rj.Reason+"/"+topic, 0, false, payload)
 	}
@@ -422,5 +605,5 @@ func (c *Collector) rejected(t Topic, topic string, payload []byte, rj *Rejectio
 	}
 	c.m.messages.WithLabelValues(medium, "rejected").Inc()
 	c.m.rejected.WithLabelValues(rj.Reason).Inc()
-	c.log.Warn("rejected message", "topic", topic, "reason", rj.Reason, "detail", rj.Detail)
+	c.log.Warn("rejected message", "topic", kept.Topic, "reason", rj.Reason, "detail", kept.Detail) // bounded
 }

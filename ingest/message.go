@@ -41,6 +41,30 @@ type Rejection struct {
 
 func (r *Rejection) Error() string { return r.Reason + ": " + r.Detail }
 
+// MQTT 5 reason codes a rejected message is acknowledged with, where the
+// client speaks MQTT 5 (OASIS MQTT 5.0 §3.4.2.1). An MQTT 3.1.1 PUBACK has
+// no reason code: there a rejected message is acknowledged like any other,
+// and only counted and kept as a dead letter.
+const (
+	CodeNotAuthorized        byte = 0x87
+	CodeTopicNameInvalid     byte = 0x90
+	CodeQuotaExceeded        byte = 0x97
+	CodePayloadFormatInvalid byte = 0x99
+)
+
+// Code is the MQTT 5 reason code the rejection is acknowledged with.
+func (r *Rejection) Code() byte {
+	switch r.Reason {
+	case ReasonBadTopic:
+		return CodeTopicNameInvalid
+	case ReasonUnknownStation, ReasonMismatch:
+		return CodeNotAuthorized
+	case ReasonTooLarge:
+		return CodeQuotaExceeded
+	}
+	return CodePayloadFormatInvalid
+}
+
 func reject(reason, format string, args ...any) *Rejection {
 	return &Rejection{Reason: reason, Detail: fmt.Sprintf(format, args...)}
 }
@@ -56,18 +80,19 @@ type Topic struct {
 	Status         bool
 }
 
-// ParseTopic parses an envmon topic.
+// ParseTopic parses an envmon topic. A rejection quotes at most
+// maxQuoted bytes of the topic or of any of its levels.
 func ParseTopic(topic string) (Topic, *Rejection) {
-	parts := strings.Split(topic, "/")
+	parts := strings.SplitN(topic, "/", 5)
 	if len(parts) != 4 || parts[0] != TopicPrefix {
-		return Topic{}, reject(ReasonBadTopic, "topic %q is not envmon/{point}/{station}/{air|water|noise|status}", topic)
+		return Topic{}, reject(ReasonBadTopic, "topic %q is not envmon/{point}/{station}/{air|water|noise|status}", clip(topic, maxQuoted))
 	}
 	t := Topic{Point: parts[1], Station: parts[2]}
 	if !station.ValidID(t.Point) {
-		return Topic{}, reject(ReasonBadTopic, "point %q in topic %q is not a valid id", t.Point, topic)
+		return Topic{}, reject(ReasonBadTopic, "point %q in topic %q is not a valid id", clip(t.Point, maxQuoted), clip(topic, maxQuoted))
 	}
 	if !station.ValidID(t.Station) {
-		return Topic{}, reject(ReasonBadTopic, "station %q in topic %q is not a valid id", t.Station, topic)
+		return Topic{}, reject(ReasonBadTopic, "station %q in topic %q is not a valid id", clip(t.Station, maxQuoted), clip(topic, maxQuoted))
 	}
 	if parts[3] == "status" {
 		t.Status = true
@@ -75,7 +100,7 @@ func ParseTopic(topic string) (Topic, *Rejection) {
 	}
 	m, err := reading.ParseMedium(parts[3])
 	if err != nil {
-		return Topic{}, reject(ReasonBadTopic, "topic %q: %v", topic, err)
+		return Topic{}, reject(ReasonBadTopic, "topic %q: unknown medium %q (want air, water, noise or status)", clip(topic, maxQuoted), clip(parts[3], maxQuoted))
 	}
 	t.Medium = m
 	return t, nil

@@ -8,18 +8,20 @@ import (
 
 // metrics are the collector's Prometheus metrics.
 type metrics struct {
-	messages      *prometheus.CounterVec // by medium and result
-	readings      *prometheus.CounterVec // by medium
-	values        *prometheus.CounterVec // by medium and qc
-	rejected      *prometheus.CounterVec // by reason
-	flagged       *prometheus.CounterVec // by QC flag
-	forwarded     prometheus.Counter
-	latency       prometheus.Histogram
-	batchSize     prometheus.Histogram
-	writeDuration prometheus.Histogram
-	writeErrors   prometheus.Counter
-	connected     prometheus.Gauge
-	queued        prometheus.Gauge
+	messages        *prometheus.CounterVec // by medium and result
+	readings        *prometheus.CounterVec // by medium
+	values          *prometheus.CounterVec // by medium and qc
+	rejected        *prometheus.CounterVec // by reason
+	flagged         *prometheus.CounterVec // by QC flag
+	forwarded       prometheus.Counter
+	forwardErrors   prometheus.Counter
+	subscribeErrors prometheus.Counter
+	latency         prometheus.Histogram
+	batchSize       prometheus.Histogram
+	writeDuration   prometheus.Histogram
+	writeErrors     prometheus.Counter
+	connected       prometheus.Gauge
+	queued          prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -45,6 +47,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "envmon_ingest_flagged_values_total",
 			Help: "Values stored with a quality-control flag, by flag (a value may carry several).",
 		}, []string{"flag"}),
+		forwardErrors: f.NewCounter(prometheus.CounterOpts{
+			Name: "envmon_ingest_forward_errors_total",
+			Help: "Failed attempts to forward readings to the replica that owns their station; each is retried.",
+		}),
+		subscribeErrors: f.NewCounter(prometheus.CounterOpts{
+			Name: "envmon_mqtt_subscribe_errors_total",
+			Help: "Failed or refused subscriptions (SUBACK 0x80 and above); each is retried.",
+		}),
 		forwarded: f.NewCounter(prometheus.CounterOpts{
 			Name: "envmon_ingest_forwarded_total",
 			Help: "Messages passed to the replica that owns their station (scale-out).",

@@ -11,6 +11,7 @@ import (
 
 	"github.com/envmon/envmon/ingest/spool"
 	"github.com/envmon/envmon/reading"
+	"github.com/envmon/envmon/station"
 )
 
 // acceptLoop takes decoded messages off the queue in groups, appends their
@@ -113,7 +114,7 @@ func (c *Collector) accept(ctx context.Context, group []item, records [][]byte, 
 		case <-time.After(backoff):
 		}
 	}
-	if !c.forward(ctx, group) {
+	if !c.saveStatuses(ctx, group) || !c.forward(ctx, group) {
 		c.m.queued.Sub(float64(len(group)))
 		return false
 	}
@@ -122,7 +123,11 @@ func (c *Collector) accept(ctx context.Context, group []item, records [][]byte, 
 		if it.forward == nil && len(it.readings) > 0 {
 			accepted[mediumIndex(it.readings[0].Medium)]++
 		}
-		it.msg.Ack()
+		if r, ok := it.msg.(rejecter); ok && it.code != 0 {
+			r.Reject(it.code)
+		} else {
+			it.msg.Ack()
+		}
 	}
 	for i, n := range accepted {
 		if n > 0 {
@@ -133,29 +138,95 @@ func (c *Collector) accept(ctx context.Context, group []item, records [][]byte, 
 	return true
 }
 
+// saveStatuses saves the group's status changes before they are
+// acknowledged, retrying a failed save until stopping.
+func (c *Collector) saveStatuses(ctx context.Context, group []item) bool {
+	if c.cfg.Statuses == nil {
+		return true
+	}
+	var recs []station.StatusRecord
+	for _, it := range group {
+		if it.status != nil {
+			recs = append(recs, *it.status)
+		}
+	}
+	for backoff := 100 * time.Millisecond; len(recs) > 0; backoff = min(2*backoff, 5*time.Second) {
+		err := c.cfg.Statuses.Append(recs)
+		if err == nil {
+			return true
+		}
+		c.log.Error("saving station statuses failed; retrying", "statuses", len(recs), "retry_in", backoff, "err", err)
+		select {
+		case <-c.stopping:
+			return false
+		case <-ctx.Done():
+			return false
+		case <-time.After(backoff):
+		}
+	}
+	return true
+}
+
 // forward publishes the group's messages for other replicas' stations to
-// their owners and waits until the broker has them all.
+// their owners and waits until the broker has them all. A failed forward
+// is retried with backoff, the group's acknowledgements waiting behind it;
+// only stopping gives up, leaving the group unacknowledged for the broker
+// to deliver again. A retry may forward a message twice: the owner's
+// writes are idempotent.
 func (c *Collector) forward(ctx context.Context, group []item) bool {
-	var toks []paho.Token
+	var pending []*forwarded
 	for _, it := range group {
 		if it.forward != nil {
-			toks = append(toks, c.client.Publish(it.forward.topic, 1, false, it.forward.payload))
+			pending = append(pending, it.forward)
 		}
 	}
-	for _, tok := range toks {
+	n := len(pending)
+	for backoff := 100 * time.Millisecond; len(pending) > 0; backoff = min(2*backoff, 5*time.Second) {
+		toks := make([]paho.Token, len(pending))
+		for i, f := range pending {
+			toks[i] = c.client.Publish(f.topic, 1, false, f.payload)
+		}
+		var failed []*forwarded
+		var errs []error
+		for i, tok := range toks {
+			if err := waitToken(ctx, tok); err != nil {
+				failed = append(failed, pending[i])
+				errs = append(errs, err)
+			}
+		}
+		if len(failed) == 0 {
+			break
+		}
+		c.m.forwardErrors.Add(float64(len(failed)))
+		c.log.Error("forwarding to the owning replica failed; retrying", "messages", len(failed), "retry_in", backoff, "err", errors.Join(errs...))
 		select {
-		case <-tok.Done():
-		case <-ctx.Done():
-		}
-		if err := tok.Error(); err != nil || ctx.Err() != nil {
-			c.log.Error("forwarding to the owning replica failed; messages stay unacknowledged for redelivery", "err", errors.Join(err, ctx.Err()))
+		case <-c.stopping:
+			c.log.Warn("stopping: messages not forwarded stay unacknowledged for redelivery", "messages", len(failed))
 			return false
+		case <-ctx.Done():
+			return false
+		case <-time.After(backoff):
 		}
+		pending = failed
 	}
-	if n := len(toks); n > 0 {
+	if n > 0 {
 		c.m.forwarded.Add(float64(n))
 	}
 	return true
+}
+
+// waitToken waits for a broker's answer to tok, at most tokenTimeout.
+func waitToken(ctx context.Context, tok paho.Token) error {
+	t := time.NewTimer(tokenTimeout)
+	defer t.Stop()
+	select {
+	case <-tok.Done():
+		return tok.Error()
+	case <-t.C:
+		return fmt.Errorf("no answer from the broker within %s", tokenTimeout)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // writeLoop moves readings from the spool to the store, in order, retrying
