@@ -23,6 +23,7 @@ import (
 	"github.com/envmon/envmon/ingest/spool"
 	"github.com/envmon/envmon/internal/broker"
 	"github.com/envmon/envmon/internal/config"
+	"github.com/envmon/envmon/internal/secret"
 	"github.com/envmon/envmon/station"
 	"github.com/envmon/envmon/store"
 	"github.com/envmon/envmon/store/influx"
@@ -37,6 +38,9 @@ type Options struct {
 	// whether the user chose a setting, by its flag name.
 	MovePorts bool
 	Chosen    func(flag string) bool
+	// WrapStore, if set, wraps the readings store the configuration opens:
+	// tests count the writes that reach it.
+	WrapStore func(store.Store) store.Store
 }
 
 // App is a running envmon service.
@@ -50,6 +54,7 @@ type App struct {
 	spool     *spool.Spool
 	storeDown bool // unreachable at start: latest values are rebuilt once it answers
 	stations  *station.Registry
+	statusLog *station.StatusLog
 	collector *ingest.Collector
 	httpLn    net.Listener
 	httpSrv   *http.Server
@@ -78,38 +83,53 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err erro
 		return nil, err
 	}
 
+	var mqttLn net.Listener
 	if cfg.MQTT.Broker != "" {
 		a.brokerURL = cfg.MQTT.Broker
 	} else {
-		ln, err := listen(a.log, cfg.MQTT.Addr, "embedded MQTT broker", "mqtt-addr", opts.MovePorts && !opts.Chosen("mqtt-addr"))
+		mqttLn, err = listen(a.log, cfg.MQTT.Addr, "embedded MQTT broker", "mqtt-addr", opts.MovePorts && !opts.Chosen("mqtt-addr"))
 		if err != nil {
 			if errors.Is(err, syscall.EADDRINUSE) {
 				err = fmt.Errorf("%w; or use the broker already there with --mqtt-broker tcp://%s", err, broker.LocalHostPort(mustTCPAddr(cfg.MQTT.Addr)))
 			}
 			return nil, err
 		}
-		if a.broker, err = broker.Start(broker.Config{Listener: ln, Logger: quiet(a.log)}); err != nil {
-			return nil, err
-		}
-		a.brokerURL = a.broker.URL()
-		a.log.Info("embedded MQTT broker listening", "addr", a.broker.Addr().String())
+		a.brokerURL = "tcp://" + broker.LocalHostPort(mqttLn.Addr())
+		defer func() {
+			if a.broker == nil {
+				mqttLn.Close()
+			}
+		}()
 	}
 
 	if a.store, err = a.openStore(ctx, cfg); err != nil {
 		return nil, err
 	}
+	if opts.WrapStore != nil {
+		a.store = opts.WrapStore(a.store)
+	}
 
-	var listed []station.Station
+	var listed station.File // stations, and the embedded broker's readers
 	if cfg.Stations.File != "" {
-		if listed, err = station.LoadFile(cfg.Stations.File); err != nil {
+		if listed, err = station.Load(cfg.Stations.File); err != nil {
 			return nil, err
 		}
 	}
-	a.stations = station.New(listed, cfg.Stations.File != "", a.log)
+	a.stations = station.New(listed.Stations, cfg.Stations.File != "", a.log,
+		station.WithReaders(listed.Readers), station.MaxUnregistered(cfg.Stations.MaxUnregistered))
 	if !a.storeDown {
 		if err := a.seedLatest(ctx); err != nil {
 			return nil, err
 		}
+	}
+
+	statusPath := filepath.Join(cfg.DataDir, "station-status.jsonl")
+	var statuses []station.StatusRecord
+	if a.statusLog, statuses, err = station.OpenStatusLog(statusPath); err != nil {
+		return nil, fmt.Errorf("open %s (data_dir): %w", statusPath, err)
+	}
+	for _, st := range statuses {
+		_ = a.stations.SetStatus(st.Point, st.Station, st.Status, st.At) // a station no longer listed stays out
 	}
 
 	sync := spool.SyncAlways
@@ -125,11 +145,12 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err erro
 	}
 
 	a.collector, err = ingest.New(ingest.Config{
-		Spool:             a.spool,
-		Broker:            a.brokerURL,
+		Spool:  a.spool,
+		Broker: cfg.MQTT.Broker, // empty: the embedded broker delivers
+
 		ClientID:          cfg.MQTT.ClientID,
 		Username:          cfg.MQTT.Username,
-		Password:          string(cfg.MQTT.Password),
+		Password:          cfg.MQTT.Password.Reveal(),
 		BatchSize:         cfg.Ingest.BatchSize,
 		Writers:           cfg.Ingest.Writers,
 		FlushInterval:     cfg.Ingest.FlushInterval,
@@ -141,11 +162,34 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err erro
 		RepublishRejected: cfg.Ingest.RepublishRejected,
 		Store:             a.store,
 		Stations:          a.stations,
+		Statuses:          a.statusLog,
 		Registerer:        a.reg,
 		Logger:            a.log,
 	})
 	if err != nil {
 		return nil, err
+	}
+
+	if mqttLn != nil {
+		// The collector takes each station message inside the broker,
+		// before its PUBACK: a PUBACK from the embedded broker means the
+		// readings are spooled (docs/GUARANTEES.md).
+		if a.broker, err = broker.Start(broker.Config{
+			Listener:      mqttLn,
+			Logger:        quiet(a.log),
+			Inbound:       inbound{a.collector},
+			InboundPrefix: ingest.TopicPrefix + "/",
+			OnStationGone: func(clientID, _ string, _ bool) { go a.collector.ConnectionGone(clientID) },
+
+			// Stations log in with the registry's passwords (docs/MQTT.md).
+			Accounts:         a.stations,
+			OpenRegistration: cfg.MQTT.OpenRegistration,
+			ClientID:         cfg.MQTT.ClientID,
+			TLS:              brokerTLS(cfg.MQTT),
+		}); err != nil {
+			return nil, err
+		}
+		a.log.Info("embedded MQTT broker listening", "addr", a.broker.Addr().String())
 	}
 
 	a.httpSrv = &http.Server{
@@ -155,20 +199,42 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err erro
 			Ready: []api.Check{
 				{Name: "broker", Check: func(context.Context) error {
 					if !a.collector.Connected() {
-						return errors.New("not connected to " + a.brokerURL)
+						return errors.New("not connected to " + secret.RedactURL(a.brokerURL))
 					}
 					return nil
 				}},
 				{Name: "store", Check: a.store.Ping},
 			},
 			DeadLetters: a.collector.DeadLetters(),
-			AdminToken:  string(cfg.API.AdminToken),
+			AdminToken:  cfg.API.AdminToken,
 			Gatherer:    a.reg,
+			Registerer:  a.reg,
 			Logger:      a.log,
 		}),
-		ReadHeaderTimeout: 10 * time.Second,
+		// Every phase of a request is bounded, so that a client that sends
+		// slowly or stops reading cannot hold a connection or a response's
+		// memory for long (docs/GUARANTEES.md).
+		ReadHeaderTimeout: min(10*time.Second, cfg.HTTP.ReadTimeout),
+		ReadTimeout:       cfg.HTTP.ReadTimeout,
+		WriteTimeout:      cfg.HTTP.WriteTimeout,
+		IdleTimeout:       cfg.HTTP.IdleTimeout,
+		MaxHeaderBytes:    cfg.HTTP.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
 	return a, nil
+}
+
+// inbound hands the embedded broker's messages to the collector.
+type inbound struct{ c *ingest.Collector }
+
+func (in inbound) Deliver(m *broker.Message) { in.c.Deliver(m) }
+
+// brokerTLS is the embedded broker's TLS listener, or nil for none.
+func brokerTLS(c config.MQTT) *broker.TLS {
+	if c.TLSAddr == "" {
+		return nil
+	}
+	return &broker.TLS{Addr: c.TLSAddr, CertFile: c.TLSCert, KeyFile: c.TLSKey, ClientCAFile: c.TLSClientCA}
 }
 
 // qcConfig turns the configuration's QC section into package qc's, keeping
@@ -218,7 +284,7 @@ func (a *App) seedWhenUp(ctx context.Context) {
 
 func (a *App) openStore(ctx context.Context, cfg config.Config) (store.Store, error) {
 	if cfg.Influx.URL != "" {
-		s, err := influx.Open(influx.Config{URL: cfg.Influx.URL, Org: cfg.Influx.Org, Bucket: cfg.Influx.Bucket, Token: influx.Secret(cfg.Influx.Token)})
+		s, err := influx.Open(influx.Config{URL: cfg.Influx.URL, Org: cfg.Influx.Org, Bucket: cfg.Influx.Bucket, Token: cfg.Influx.Token})
 		if err != nil {
 			return nil, fmt.Errorf("InfluxDB store (influx.*): %w", err)
 		}
@@ -228,7 +294,7 @@ func (a *App) openStore(ctx context.Context, cfg config.Config) (store.Store, er
 		case errors.Is(err, influx.ErrUnreachable):
 			// Start anyway: readings are spooled until InfluxDB is back.
 			a.storeDown = true
-			a.log.Warn("InfluxDB is not reachable; starting anyway, spooling readings until it is", "url", cfg.Influx.URL, "err", err)
+			a.log.Warn("InfluxDB is not reachable; starting anyway, spooling readings until it is", "url", secret.RedactURL(cfg.Influx.URL), "err", err)
 		case err != nil:
 			s.Close()
 			return nil, fmt.Errorf("InfluxDB store (influx.url, influx.bucket, influx.token): %w", err)
@@ -332,13 +398,23 @@ func (a *App) Run(ctx context.Context) error {
 			cancel(fmt.Errorf("http server: %w", err))
 		}
 	}()
-	a.log.Info("envmon serving", "http", a.HTTPURL(), "mqtt", a.brokerURL)
+	a.log.Info("envmon serving", "http", a.HTTPURL(), "mqtt", secret.RedactURL(a.brokerURL))
 
 	<-ctx.Done()
-	shutdownCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	// Stop in the order that keeps every acknowledgement a promise: the
+	// embedded broker stops handing messages to the collector (they wait
+	// unacknowledged for the clients to resend), the collector spools and
+	// acknowledges what it took, and only then does the broker close. HTTP
+	// clients get a short grace, whatever they do, and cannot hold the rest.
+	if a.broker != nil {
+		a.broker.StopInbound()
+	}
+	a.collector.Stop()
+	shutdownCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), httpShutdownGrace)
 	defer stop()
 	if err := a.httpSrv.Shutdown(shutdownCtx); err != nil {
-		a.log.Warn("http shutdown", "err", err)
+		a.log.Warn("http shutdown: closing the connections that remain", "err", err)
+		a.httpSrv.Close()
 	}
 	wg.Wait()
 	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
@@ -347,11 +423,21 @@ func (a *App) Run(ctx context.Context) error {
 	return nil
 }
 
+// httpShutdownGrace is how long requests in progress may take to finish
+// when envmon stops.
+const httpShutdownGrace = 2 * time.Second
+
 // Close releases the store and the broker. Run calls it on return.
 func (a *App) Close() {
 	a.closeOnce.Do(func() {
 		if a.httpLn != nil {
 			a.httpLn.Close()
+		}
+		if a.broker != nil {
+			a.broker.Close()
+		}
+		if a.statusLog != nil {
+			a.statusLog.Close()
 		}
 		if a.spool != nil {
 			if err := a.spool.Close(); err != nil {
@@ -362,9 +448,6 @@ func (a *App) Close() {
 			if err := a.store.Close(); err != nil {
 				a.log.Warn("close store", "err", err)
 			}
-		}
-		if a.broker != nil {
-			a.broker.Close()
 		}
 	})
 }

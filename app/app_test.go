@@ -80,6 +80,7 @@ func embeddedConfig(t *testing.T, dataDir string) config.Config {
 	cfg := config.Default()
 	cfg.HTTP.Addr = "127.0.0.1:0"
 	cfg.MQTT.Addr = fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	cfg.MQTT.OpenRegistration = true // mosquitto_pub and the simulators come without credentials
 	cfg.DataDir = dataDir
 	return cfg
 }

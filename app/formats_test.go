@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/envmon/envmon/internal/secret"
 	"github.com/envmon/envmon/quality"
 )
 
@@ -52,7 +53,7 @@ func getJSON(t *testing.T, url, token string, into any) int {
 func TestThirdPartyFormats(t *testing.T) {
 	pub := mosquittoPub(t)
 	cfg := embeddedConfig(t, t.TempDir())
-	cfg.API.AdminToken = "ops-token"
+	cfg.API.AdminToken = secret.New("ops-token")
 	cfg.Stations.File = "testdata/stations.yaml"
 	r := start(t, cfg)
 	_, port, _ := net.SplitHostPort(cfg.MQTT.Addr)

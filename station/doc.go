@@ -5,5 +5,10 @@
 // With a registry file only the stations it lists are admitted; without one,
 // any well-formed station is registered the first time it reports.
 //
-// station imports only reading and its YAML parser.
+// The registry file also holds the embedded MQTT broker's accounts: each
+// station's bcrypt password hash and the read-only users (Lookup).
+// Stations registered on first sight are bounded in number
+// (MaxUnregistered).
+//
+// station imports only reading, its YAML parser and bcrypt.
 package station

@@ -20,6 +20,10 @@ func TestLoadFile(t *testing.T) {
 		{"bad_zone.yaml", 0, `noise_zone "5"`},
 		{"bad_medium.yaml", 0, `unknown medium "soil"`},
 		{"duplicate.yaml", 0, `listed twice`},
+		{"bad_lat.yaml", 0, `lat 90.5`},
+		{"bad_lon.yaml", 0, `lon -180.01`},
+		{"nan_lat.yaml", 0, `lat NaN`},
+		{"inf_lon.yaml", 0, `lon +Inf`},
 		{"missing.yaml", 0, `no such file`},
 	}
 	for _, tt := range tests {

@@ -3,6 +3,7 @@
 package broker
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"net"
@@ -10,69 +11,181 @@ import (
 	"sync"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
 )
 
+// DefaultAddr is where the broker listens unless told otherwise: loopback
+// only, so that nothing off the host reaches it until an address is chosen.
+const DefaultAddr = "127.0.0.1:1883"
+
+// DefaultClientID is envmon's own client id unless Config.ClientID says
+// otherwise.
+const DefaultClientID = "envmon"
+
 // Config configures the embedded broker.
+//
+// Clients log in with a username and password from Accounts (a station's
+// username is its id), or on the TLS listener with a client certificate.
+// A station may publish only under envmon/{point}/{id}/ of its account,
+// its will included, and subscribe only there; a reader may subscribe
+// within its filters and publish nothing. No one but envmon may publish or
+// subscribe under envmon/_cluster/, nor subscribe to anything that could
+// match envmon/# or $SYS/# beyond their own. ClientID is envmon's: a
+// CONNECT with it is refused, so no one can take over envmon's session.
+// A client id in use can be taken over only by the same user.
 type Config struct {
-	// Addr is the TCP listen address, such as ":1883"; port 0 picks a free one.
+	// Addr is the TCP listen address; empty means DefaultAddr. Port 0
+	// picks a free one.
 	Addr string
 	// Listener, if set, is used instead of listening on Addr.
 	Listener net.Listener
-	Logger   *slog.Logger
+	// TLS, if set, adds a TLS listener.
+	TLS    *TLS
+	Logger *slog.Logger
+
+	// Accounts are the users who may log in; nil means none.
+	Accounts Accounts
+	// OpenRegistration also lets clients in without credentials (or with
+	// a username Accounts does not know): they may publish as any station
+	// under envmon/{point}/{id}/, except a station that has a password,
+	// and subscribe to anything outside envmon/ and $... . A known user
+	// must still give the right password.
+	OpenRegistration bool
+	// ClientID is envmon's own client id (mqtt.client_id); empty means
+	// DefaultClientID. envmon uses the broker's inline client, so a
+	// CONNECT with ClientID, or with mochi's "inline", is refused.
+	ClientID string
+	// AllowAll turns authentication and the topic rules off, except that
+	// ClientID stays reserved: any client may connect and publish and
+	// subscribe anywhere. It is for tests of other packages that need a
+	// plain broker.
+	AllowAll bool
+
+	// OnStationGone, if set, is called when a client's connection ends,
+	// whoever it was (envmon's own excepted), with the username it logged
+	// in as ("" if none) and whether another connection with its client
+	// id took its session over. It runs on the broker's goroutine for that
+	// client and must not block.
+	OnStationGone func(clientID, username string, takenOver bool)
+
+	// Inbound, if set, takes every message published under InboundPrefix
+	// before the broker acknowledges it (see Inbound).
+	Inbound       Inbound
+	InboundPrefix string
+
+	// MaxPacketSize is the largest MQTT packet, in bytes with its header,
+	// that a client may send; a larger one ends the connection before its
+	// body is read. It is advertised in the MQTT 5 CONNACK. Zero means
+	// DefaultMaxPacketSize.
+	MaxPacketSize uint32
 }
 
-// Broker is a running embedded MQTT broker. It accepts any client: it is
-// meant for a single host, where the stations and envmon share a network.
+// Broker is a running embedded MQTT broker.
 type Broker struct {
-	srv *mqtt.Server
-	ln  net.Listener
+	srv     *mqtt.Server
+	ln      net.Listener
+	tlsLn   net.Listener
+	inbound *inboundHook
 }
 
-// Start listens on cfg.Addr and serves MQTT 3.1.1 and 5 until Close.
-// A port that is taken is reported as an error wrapping the listen error, so
-// callers can test it with IsAddrInUse.
-func Start(cfg Config) (*Broker, error) {
-	ln := cfg.Listener
-	if ln == nil {
-		var err error
-		if ln, err = net.Listen("tcp", cfg.Addr); err != nil {
-			return nil, fmt.Errorf("embedded MQTT broker: %w", err)
+// Start listens on cfg.Addr (and cfg.TLS.Addr) and serves MQTT 3.1.1 and 5
+// until Close. A port that is taken is reported as an error wrapping the
+// listen error, so callers can test it with IsAddrInUse.
+func Start(cfg Config) (_ *Broker, err error) {
+	b := &Broker{ln: cfg.Listener}
+	defer func() {
+		if err != nil {
+			for _, ln := range []net.Listener{b.ln, b.tlsLn} {
+				if ln != nil {
+					ln.Close()
+				}
+			}
+			err = fmt.Errorf("embedded MQTT broker: %w", err)
 		}
+	}()
+	maxPacket := cmp.Or(cfg.MaxPacketSize, DefaultMaxPacketSize)
+	if maxPacket > maxMQTTPacketSize {
+		return nil, fmt.Errorf("maximum packet size %d exceeds MQTT's %d", maxPacket, maxMQTTPacketSize)
+	}
+	if b.ln == nil {
+		if b.ln, err = net.Listen("tcp", cmp.Or(cfg.Addr, DefaultAddr)); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.TLS != nil {
+		if b.tlsLn, err = cfg.TLS.listen(); err != nil {
+			return nil, err
+		}
+	}
+	b.ln = limitPacketSize(b.ln, maxPacket)
+	if b.tlsLn != nil {
+		b.tlsLn = limitPacketSize(b.tlsLn, maxPacket)
 	}
 	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.Default()
 	}
+	caps := mqtt.NewDefaultServerCapabilities()
+	caps.MaximumPacketSize = maxPacket
 	// mochi logs every connect at info; keep that out of envmon's info log.
-	srv := mqtt.New(&mqtt.Options{
+	// logFilter keeps the packets mochi logs (passwords, payloads) out.
+	b.srv = mqtt.New(&mqtt.Options{
 		InlineClient: true,
-		Logger:       logger.With("component", "broker"),
+		Capabilities: caps,
+		Logger:       slog.New(newLogFilter(logger.Handler())).With("component", "broker"),
 	})
-	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("embedded MQTT broker: %w", err)
+	if err := b.srv.AddHook(&conformanceHook{srv: b.srv, maxPacketSize: maxPacket}, nil); err != nil {
+		return nil, err
 	}
-	if err := srv.AddListener(&tcpListener{id: "tcp", ln: ln, srv: srv}); err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("embedded MQTT broker: %w", err)
+	if err := b.srv.AddHook(newGuard(b.srv, cfg, logger.With("component", "broker")), nil); err != nil {
+		return nil, err
 	}
-	if err := srv.Serve(); err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("embedded MQTT broker: %w", err)
+	if cfg.Inbound != nil {
+		b.inbound = &inboundHook{srv: b.srv, prefix: cfg.InboundPrefix, in: cfg.Inbound, quit: make(chan struct{})}
+		if err := b.srv.AddHook(b.inbound, nil); err != nil {
+			return nil, err
+		}
 	}
-	return &Broker{srv: srv, ln: ln}, nil
+	if err := b.srv.AddListener(&tcpListener{id: "tcp", ln: b.ln, srv: b.srv}); err != nil {
+		return nil, err
+	}
+	if b.tlsLn != nil {
+		if err := b.srv.AddListener(&tcpListener{id: "tls", ln: b.tlsLn, srv: b.srv}); err != nil {
+			return nil, err
+		}
+	}
+	if err := b.srv.Serve(); err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 // Addr returns the address the broker listens on.
 func (b *Broker) Addr() net.Addr { return b.ln.Addr() }
 
+// TLSAddr returns the address of the TLS listener, or nil if there is none.
+func (b *Broker) TLSAddr() net.Addr {
+	if b.tlsLn == nil {
+		return nil
+	}
+	return b.tlsLn.Addr()
+}
+
 // URL returns a URL a local client can connect to, such as
 // tcp://127.0.0.1:1883.
 func (b *Broker) URL() string {
 	return "tcp://" + LocalHostPort(b.ln.Addr())
+}
+
+// StopInbound stops handing messages to the Inbound: from now on a
+// message published under the prefix is left unacknowledged, for the
+// client to send again after it reconnects. Call it before stopping the
+// Inbound, so that nothing is acknowledged after the consumer stops.
+func (b *Broker) StopInbound() {
+	if b.inbound != nil {
+		b.inbound.stop()
+	}
 }
 
 // Close disconnects every client and stops listening.
@@ -126,6 +239,11 @@ func (l *tcpListener) Serve(establish listeners.EstablishFn) {
 			return
 		}
 		go func() {
+			if err := handshake(conn); err != nil {
+				l.log.Debug("mqtt TLS handshake failed", "remote", conn.RemoteAddr().String(), "error", err)
+				conn.Close()
+				return
+			}
 			if err := establish(l.id, conn); err != nil {
 				l.log.Debug("mqtt client ended", "error", err)
 			}

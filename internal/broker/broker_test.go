@@ -26,7 +26,7 @@ func TestCloseWhileClientsDisconnect(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, err := Start(Config{Listener: ln, Logger: quiet})
+		b, err := Start(Config{Listener: ln, Logger: quiet, AllowAll: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -69,7 +69,7 @@ func TestCloseDisconnectsClients(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := Start(Config{Listener: ln, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	b, err := Start(Config{Listener: ln, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), AllowAll: true})
 	if err != nil {
 		t.Fatal(err)
 	}

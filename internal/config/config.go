@@ -21,22 +21,14 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/envmon/envmon/internal/secret"
 )
 
-// Secret is a string that never prints: its String, Format and MarshalText
-// show <secret>, so a token cannot leak into logs or error messages.
-type Secret string
-
-// String returns "<secret>" unless s is empty.
-func (s Secret) String() string {
-	if s == "" {
-		return ""
-	}
-	return "<secret>"
-}
-
-// MarshalText keeps the secret out of JSON and YAML dumps.
-func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+// Secret is a password or token from the configuration. It prints as
+// <secret> everywhere (see package secret); Reveal returns the text at the
+// point of use.
+type Secret = secret.String
 
 // Config is the whole of envmon's configuration. The zero value is not
 // useful; start from Default.
@@ -77,6 +69,15 @@ type QC struct {
 // HTTP configures the API server.
 type HTTP struct {
 	Addr string `yaml:"addr"`
+	// ReadTimeout bounds reading a whole request, WriteTimeout writing a
+	// response, and IdleTimeout how long a kept-alive connection waits for
+	// its next request; a client that stops reading cannot hold a response
+	// (and its memory) longer than WriteTimeout.
+	ReadTimeout  time.Duration `yaml:"read_timeout"`
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	IdleTimeout  time.Duration `yaml:"idle_timeout"`
+	// MaxHeaderBytes bounds a request's header.
+	MaxHeaderBytes int `yaml:"max_header_bytes"`
 }
 
 // MQTT configures the embedded broker and the collector's connection.
@@ -88,6 +89,19 @@ type MQTT struct {
 	Username string `yaml:"username"`
 	Password Secret `yaml:"password"`
 	ClientID string `yaml:"client_id"`
+	// OpenRegistration lets clients without credentials onto the embedded
+	// broker, to publish as any station that has no password; demo turns
+	// it on, serve warns. Off, stations log in with the password whose
+	// hash the station registry holds.
+	OpenRegistration bool `yaml:"open_registration"`
+	// TLSAddr, if set, is the embedded broker's TLS listener, with the
+	// certificate and key in TLSCert and TLSKey. TLSClientCA, if set,
+	// holds the CAs whose client certificates authenticate a station by
+	// their common name.
+	TLSAddr     string `yaml:"tls_addr"`
+	TLSCert     string `yaml:"tls_cert"`
+	TLSKey      string `yaml:"tls_key"`
+	TLSClientCA string `yaml:"tls_client_ca"`
 }
 
 // Influx configures InfluxDB; an empty URL means the embedded SQLite store.
@@ -103,6 +117,10 @@ type Stations struct {
 	// File is a YAML station registry; empty means any well-formed station
 	// is registered on first sight.
 	File string `yaml:"file"`
+	// MaxUnregistered bounds how many stations are registered on first
+	// sight, so that anonymous clients cannot grow the registry without
+	// limit.
+	MaxUnregistered int `yaml:"max_unregistered"`
 }
 
 // Ingest tunes the collector.
@@ -141,12 +159,15 @@ type Log struct {
 // Default returns the embedded defaults: everything in one process.
 func Default() Config {
 	return Config{
-		HTTP:    HTTP{Addr: ":8080"},
-		MQTT:    MQTT{Addr: ":1883", ClientID: "envmon"},
+		HTTP:    HTTP{Addr: ":8080", ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10},
+		MQTT:    MQTT{Addr: "127.0.0.1:1883", ClientID: "envmon"},
 		DataDir: "./data",
 		Influx:  Influx{Org: "envmon", Bucket: "envmon"},
 		Ingest:  Ingest{BatchSize: 5000, DeadLetters: 1000, MaxPayload: 64 << 10, SpoolMaxBytes: 1 << 30, SpoolSync: "always", Writers: 2, FlushInterval: 100 * time.Millisecond, AckLinger: 2 * time.Millisecond},
 		Log:     Log{Level: "info", Format: "text"},
+
+		// Bounds what anonymous clients can make the registry hold.
+		Stations: Stations{MaxUnregistered: 1000},
 	}
 }
 
@@ -166,17 +187,27 @@ func (s setting) env() string {
 
 var settings = []setting{
 	{"http.addr", "http-addr", "HTTP listen address", func(c *Config) flag.Value { return (*stringValue)(&c.HTTP.Addr) }},
+	{"http.read_timeout", "http-read-timeout", "longest time to read a whole request", func(c *Config) flag.Value { return (*durationValue)(&c.HTTP.ReadTimeout) }},
+	{"http.write_timeout", "http-write-timeout", "longest time to write a response; a client that stops reading is cut off after it", func(c *Config) flag.Value { return (*durationValue)(&c.HTTP.WriteTimeout) }},
+	{"http.idle_timeout", "http-idle-timeout", "how long an idle kept-alive connection stays open", func(c *Config) flag.Value { return (*durationValue)(&c.HTTP.IdleTimeout) }},
+	{"http.max_header_bytes", "http-max-header-bytes", "largest request header accepted, in bytes", func(c *Config) flag.Value { return (*intValue)(&c.HTTP.MaxHeaderBytes) }},
 	{"mqtt.addr", "mqtt-addr", "embedded MQTT broker's listen address", func(c *Config) flag.Value { return (*stringValue)(&c.MQTT.Addr) }},
 	{"mqtt.broker", "mqtt-broker", "external MQTT broker URL, e.g. tcp://host:1883 (empty: embedded broker)", func(c *Config) flag.Value { return (*stringValue)(&c.MQTT.Broker) }},
 	{"mqtt.username", "mqtt-username", "MQTT username", func(c *Config) flag.Value { return (*stringValue)(&c.MQTT.Username) }},
 	{"mqtt.password", "mqtt-password", "MQTT password", func(c *Config) flag.Value { return (*secretValue)(&c.MQTT.Password) }},
 	{"mqtt.client_id", "mqtt-client-id", "MQTT client id of the collector (unique per replica)", func(c *Config) flag.Value { return (*stringValue)(&c.MQTT.ClientID) }},
+	{"mqtt.open_registration", "mqtt-open-registration", "let clients without credentials onto the embedded broker to publish as any station without a password (demo: on)", func(c *Config) flag.Value { return (*boolValue)(&c.MQTT.OpenRegistration) }},
+	{"mqtt.tls_addr", "mqtt-tls-addr", "embedded MQTT broker's TLS listen address, e.g. 127.0.0.1:8883 (empty: none)", func(c *Config) flag.Value { return (*stringValue)(&c.MQTT.TLSAddr) }},
+	{"mqtt.tls_cert", "mqtt-tls-cert", "PEM certificate (chain) of the TLS listener", func(c *Config) flag.Value { return (*stringValue)(&c.MQTT.TLSCert) }},
+	{"mqtt.tls_key", "mqtt-tls-key", "PEM private key of the TLS listener", func(c *Config) flag.Value { return (*stringValue)(&c.MQTT.TLSKey) }},
+	{"mqtt.tls_client_ca", "mqtt-tls-client-ca", "PEM CA certificates whose client certificates authenticate a station by common name (empty: passwords only)", func(c *Config) flag.Value { return (*stringValue)(&c.MQTT.TLSClientCA) }},
 	{"data_dir", "data-dir", "directory for embedded storage", func(c *Config) flag.Value { return (*stringValue)(&c.DataDir) }},
 	{"influx.url", "influx-url", "InfluxDB URL, e.g. http://localhost:8086 (empty: embedded SQLite store)", func(c *Config) flag.Value { return (*stringValue)(&c.Influx.URL) }},
 	{"influx.token", "influx-token", "InfluxDB token (1.8: user:password)", func(c *Config) flag.Value { return (*secretValue)(&c.Influx.Token) }},
 	{"influx.org", "influx-org", "InfluxDB organisation", func(c *Config) flag.Value { return (*stringValue)(&c.Influx.Org) }},
 	{"influx.bucket", "influx-bucket", "InfluxDB bucket (1.8: database/retention-policy)", func(c *Config) flag.Value { return (*stringValue)(&c.Influx.Bucket) }},
 	{"stations.file", "stations", "station registry YAML file (empty: register stations on first sight)", func(c *Config) flag.Value { return (*stringValue)(&c.Stations.File) }},
+	{"stations.max_unregistered", "max-unregistered-stations", "most stations registered on first sight", func(c *Config) flag.Value { return (*intValue)(&c.Stations.MaxUnregistered) }},
 	{"ingest.batch_size", "batch-size", "readings per store write", func(c *Config) flag.Value { return (*intValue)(&c.Ingest.BatchSize) }},
 	{"ingest.writers", "writers", "store writes at once (committed in order)", func(c *Config) flag.Value { return (*intValue)(&c.Ingest.Writers) }},
 	{"ingest.ack_linger", "ack-linger", "how long received messages may gather before one fsync spools them all (0: take what is waiting)", func(c *Config) flag.Value { return (*durationValue)(&c.Ingest.AckLinger) }},
@@ -225,7 +256,8 @@ func Register(fs *flag.FlagSet, base Config) *Loader {
 	fs.StringVar(&l.file, "config", "", "YAML configuration file (also ENVMON_CONFIG)")
 	for _, s := range settings {
 		def := s.value(&base).String()
-		fs.Var(&rawValue{name: s.flag, into: l.flags, def: def}, s.flag, s.usage+" ("+s.env()+")")
+		_, isBool := s.value(&base).(*boolValue)
+		fs.Var(&rawValue{name: s.flag, into: l.flags, def: def, isBool: isBool}, s.flag, s.usage+" ("+s.env()+")")
 	}
 	return l
 }
@@ -374,15 +406,39 @@ func (c Config) Validate() error {
 	if err := checkAddr(c.HTTP.Addr); err != nil {
 		bad("http.addr", "%v", err)
 	}
+	for _, d := range []struct {
+		key string
+		d   time.Duration
+	}{{"http.read_timeout", c.HTTP.ReadTimeout}, {"http.write_timeout", c.HTTP.WriteTimeout}, {"http.idle_timeout", c.HTTP.IdleTimeout}} {
+		if d.d < time.Second || d.d > time.Hour {
+			bad(d.key, "%v is not between 1s and 1h", d.d)
+		}
+	}
+	if c.HTTP.MaxHeaderBytes < 4<<10 || c.HTTP.MaxHeaderBytes > 1<<20 {
+		bad("http.max_header_bytes", "%d is not between 4096 and 1048576", c.HTTP.MaxHeaderBytes)
+	}
 	if c.MQTT.Broker == "" {
 		if err := checkAddr(c.MQTT.Addr); err != nil {
 			bad("mqtt.addr", "%v", err)
+		}
+		if c.MQTT.TLSAddr != "" {
+			if err := checkAddr(c.MQTT.TLSAddr); err != nil {
+				bad("mqtt.tls_addr", "%v", err)
+			}
+			if c.MQTT.TLSCert == "" || c.MQTT.TLSKey == "" {
+				bad("mqtt.tls_addr", "needs mqtt.tls_cert and mqtt.tls_key")
+			}
+		} else if c.MQTT.TLSCert != "" || c.MQTT.TLSKey != "" || c.MQTT.TLSClientCA != "" {
+			bad("mqtt.tls_addr", "must be set for mqtt.tls_cert, mqtt.tls_key and mqtt.tls_client_ca to apply")
 		}
 	} else if err := checkURL(c.MQTT.Broker, "tcp", "mqtt", "ssl", "tls", "mqtts", "ws", "wss"); err != nil {
 		bad("mqtt.broker", "%v", err)
 	}
 	if c.MQTT.ClientID == "" {
 		bad("mqtt.client_id", "must not be empty")
+	}
+	if c.Stations.MaxUnregistered < 0 {
+		bad("stations.max_unregistered", "must not be negative")
 	}
 	if c.DataDir == "" {
 		bad("data_dir", "must not be empty: it holds the spool, and the store unless influx.url is set")
@@ -481,7 +537,7 @@ func (v *stringValue) Set(s string) error { *v = stringValue(s); return nil }
 type secretValue Secret
 
 func (v *secretValue) String() string     { return Secret(*v).String() }
-func (v *secretValue) Set(s string) error { *v = secretValue(s); return nil }
+func (v *secretValue) Set(s string) error { *v = secretValue(secret.New(s)); return nil }
 
 type intValue int
 
@@ -547,10 +603,15 @@ func (v *durationValue) Set(s string) error {
 // rawValue records a flag's raw text; Load applies it after file and
 // environment, so that precedence does not depend on parsing order.
 type rawValue struct {
-	name string
-	into map[string]string
-	def  string
+	name   string
+	into   map[string]string
+	def    string
+	isBool bool // a bare --flag means true
 }
+
+// IsBoolFlag lets a boolean setting's flag stand alone (--flag for
+// --flag=true).
+func (r *rawValue) IsBoolFlag() bool { return r.isBool }
 
 func (r *rawValue) String() string {
 	if r == nil || r.into == nil {

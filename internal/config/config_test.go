@@ -1,9 +1,11 @@
 package config
 
 import (
+	"bytes"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"reflect"
 	"strings"
 	"testing"
@@ -35,7 +37,7 @@ func TestLoad(t *testing.T) {
 		{
 			name: "defaults",
 			check: func(c Config) error {
-				if c.HTTP.Addr != ":8080" || c.MQTT.Addr != ":1883" || c.MQTT.Broker != "" || c.DataDir != "./data" || c.Influx.URL != "" {
+				if c.HTTP.Addr != ":8080" || c.MQTT.Addr != "127.0.0.1:1883" || c.MQTT.OpenRegistration || c.Stations.MaxUnregistered != 1000 || c.MQTT.Broker != "" || c.DataDir != "./data" || c.Influx.URL != "" {
 					return fmt.Errorf("defaults wrong: %+v", c)
 				}
 				return nil
@@ -45,10 +47,10 @@ func TestLoad(t *testing.T) {
 			name: "file",
 			args: []string{"--config", "testdata/good.yaml"},
 			check: func(c Config) error {
-				if c.HTTP.Addr != ":9090" || c.MQTT.Broker != "tcp://broker.example:1883" || c.Influx.Token != "s3cret" || c.Ingest.BatchSize != 500 {
+				if c.HTTP.Addr != ":9090" || c.MQTT.Broker != "tcp://broker.example:1883" || c.Influx.Token.Reveal() != "s3cret" || c.Ingest.BatchSize != 500 {
 					return fmt.Errorf("file not applied: %+v", c)
 				}
-				if c.MQTT.Addr != ":1883" {
+				if c.MQTT.Addr != "127.0.0.1:1883" {
 					return fmt.Errorf("default lost: mqtt.addr = %q", c.MQTT.Addr)
 				}
 				return nil
@@ -104,6 +106,32 @@ func TestLoad(t *testing.T) {
 			return nil
 		}},
 		{name: "bad qc range", args: []string{"--config", "testdata/bad_range.yaml"}, wantErr: "line 3: qc.range.pm25"},
+		{name: "http timeouts", args: []string{"--http-write-timeout", "5s", "--http-max-header-bytes", "8192"}, check: func(c Config) error {
+			if c.HTTP.WriteTimeout != 5*time.Second || c.HTTP.MaxHeaderBytes != 8192 || c.HTTP.ReadTimeout != 30*time.Second || c.HTTP.IdleTimeout != 2*time.Minute {
+				return fmt.Errorf("http not applied: %+v", c.HTTP)
+			}
+			return nil
+		}},
+		{name: "mqtt open registration and tls", args: []string{"--mqtt-open-registration", "--mqtt-tls-addr", "127.0.0.1:8883", "--mqtt-tls-cert", "c.pem", "--mqtt-tls-key", "k.pem"},
+			env: map[string]string{"ENVMON_MQTT_TLS_CLIENT_CA": "ca.pem", "ENVMON_STATIONS_MAX_UNREGISTERED": "5"},
+			check: func(c Config) error {
+				if !c.MQTT.OpenRegistration || c.MQTT.TLSAddr != "127.0.0.1:8883" || c.MQTT.TLSCert != "c.pem" || c.MQTT.TLSKey != "k.pem" || c.MQTT.TLSClientCA != "ca.pem" || c.Stations.MaxUnregistered != 5 {
+					return fmt.Errorf("mqtt not applied: %+v %+v", c.MQTT, c.Stations)
+				}
+				return nil
+			}},
+		{name: "open registration from env", env: map[string]string{"ENVMON_MQTT_OPEN_REGISTRATION": "true"}, check: func(c Config) error {
+			if !c.MQTT.OpenRegistration {
+				return fmt.Errorf("ENVMON_MQTT_OPEN_REGISTRATION not applied")
+			}
+			return nil
+		}},
+		{name: "tls addr without cert", args: []string{"--mqtt-tls-addr", "127.0.0.1:8883"}, wantErr: "mqtt.tls_addr: needs mqtt.tls_cert"},
+		{name: "tls cert without addr", args: []string{"--mqtt-tls-cert", "c.pem"}, wantErr: "mqtt.tls_addr: must be set"},
+		{name: "bad tls addr", args: []string{"--mqtt-tls-addr", "8883", "--mqtt-tls-cert", "c", "--mqtt-tls-key", "k"}, wantErr: "mqtt.tls_addr"},
+		{name: "negative max unregistered", args: []string{"--max-unregistered-stations", "-1"}, wantErr: "stations.max_unregistered"},
+		{name: "http timeout too short", env: map[string]string{"ENVMON_HTTP_READ_TIMEOUT": "0s"}, wantErr: "http.read_timeout"},
+		{name: "http header limit too large", args: []string{"--http-max-header-bytes", "100000000"}, wantErr: "http.max_header_bytes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -127,9 +155,24 @@ func TestLoad(t *testing.T) {
 
 func TestSecretNeverPrints(t *testing.T) {
 	t.Parallel()
-	s := Secret("hunter2")
-	for _, got := range []string{s.String(), fmt.Sprint(s), fmt.Sprintf("%v %s", s, s), fmt.Sprintf("%+v", Influx{Token: s})} {
-		if strings.Contains(got, "hunter2") {
+	cfg := Default()
+	if err := (*secretValue)(&cfg.Influx.Token).Set("hunter2"); err != nil {
+		t.Fatal(err)
+	}
+	cfg.MQTT.Password, cfg.API.AdminToken = cfg.Influx.Token, cfg.Influx.Token
+	s := cfg.Influx.Token
+	// inside keeps the configuration in an unexported field, as a component
+	// that holds its config does.
+	type inside struct{ cfg Config }
+	var logged bytes.Buffer
+	slog.New(slog.NewTextHandler(&logged, nil)).Info("config", "cfg", cfg, "token", s)
+	for _, got := range []string{
+		s.String(), fmt.Sprint(s), fmt.Sprintf("%v %s %q %x", s, s, s, s),
+		fmt.Sprintf("%+v", Influx{Token: s}), fmt.Sprintf("%#v", Influx{Token: s}), fmt.Sprintf("%#v", s),
+		fmt.Sprintf("%v %+v %#v", cfg, cfg, cfg), fmt.Sprintf("%v %+v %#v", inside{cfg}, inside{cfg}, inside{cfg}),
+		logged.String(),
+	} {
+		if strings.Contains(got, "hunter2") || strings.Contains(got, fmt.Sprintf("%x", "hunter2")) {
 			t.Errorf("secret leaked: %q", got)
 		}
 	}
