@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	paho "github.com/eclipse/paho.mqtt.golang"
 	_ "modernc.org/sqlite"
 
 	"github.com/envmon/envmon/internal/testenv"
@@ -256,5 +258,71 @@ func checkStored(t *testing.T, path string, s *stream) {
 	}
 	if want := s.conns * s.perConn; total != want {
 		t.Fatalf("SQLite holds %d readings, want exactly %d", total, want)
+	}
+}
+
+type stationView struct {
+	Status   string    `json:"status"`
+	StatusAt time.Time `json:"status_at"`
+}
+
+func getStation(t *testing.T, base, id string) stationView {
+	t.Helper()
+	res, err := http.Get(base + "/api/v1/stations/" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var v stationView
+	if err := json.NewDecoder(res.Body).Decode(&v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// TestStationStatusSurvivesRestart: what a station said on its status topic
+// is still shown, with its time, after envmon restarts; and a station whose
+// connection is taken over by another client with its client id is not
+// shown online.
+func TestStationStatusSurvivesRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts envmon")
+	}
+	cfg := embeddedConfig(t, t.TempDir())
+	r := start(t, cfg)
+	connect := func(id string) paho.Client {
+		c := paho.NewClient(paho.NewClientOptions().AddBroker(r.app.BrokerURL()).SetClientID(id).SetAutoReconnect(false))
+		if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+			t.Fatalf("connect: %v", tok.Error())
+		}
+		return c
+	}
+	a := connect("device-7")
+	for _, st := range []string{"st-7", "st-8"} {
+		if tok := a.Publish("envmon/p1/"+st+"/status", 1, true, "online"); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+			t.Fatalf("publish: %v", tok.Error())
+		}
+	}
+	b := connect("device-8")
+	if tok := b.Publish("envmon/p1/st-8/status", 1, true, "online"); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("publish: %v", tok.Error())
+	}
+	before := getStation(t, r.app.HTTPURL(), "st-8")
+	if before.Status != "online" {
+		t.Fatalf("st-8 is %q, want online", before.Status)
+	}
+
+	// Another client takes device-8's session over: st-8 is not online.
+	defer connect("device-8").Disconnect(0)
+	waitFor(t, 10*time.Second, "st-8 shown offline", func() bool { return getStation(t, r.app.HTTPURL(), "st-8").Status == "offline" })
+	a.Disconnect(100)
+	waitFor(t, 10*time.Second, "st-7 shown offline", func() bool { return getStation(t, r.app.HTTPURL(), "st-7").Status == "offline" })
+	want := getStation(t, r.app.HTTPURL(), "st-8")
+
+	r.stop(t)
+	cfg.HTTP.Addr = "127.0.0.1:0"
+	r = start(t, cfg)
+	if got := getStation(t, r.app.HTTPURL(), "st-8"); got.Status != want.Status || !got.StatusAt.Equal(want.StatusAt) {
+		t.Fatalf("after restart st-8 is %s at %s, want %s at %s", got.Status, got.StatusAt, want.Status, want.StatusAt)
 	}
 }

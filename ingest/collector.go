@@ -133,8 +133,8 @@ type Collector struct {
 	newClient func(*paho.ClientOptions) mqttClient
 	conns     atomic.Int64 // counts connections, so a setup loop knows its own
 	clientsMu sync.Mutex
-	clients   map[string]Topic // embedded broker's client id → station
-	cluster   *cluster         // nil unless SharedGroup is set
+	clients   map[string][]Topic // embedded broker's client id → its stations
+	cluster   *cluster           // nil unless SharedGroup is set
 }
 
 // item is one received message on its way to being stored and acknowledged.
@@ -445,8 +445,8 @@ func (c *Collector) Deliver(msg Message) {
 	c.handle(msg, msg.Topic(), false)
 }
 
-// noteClient remembers which station a client of the embedded broker
-// publishes as, for ConnectionGone.
+// noteClient remembers which stations a client of the embedded broker
+// publishes as (a gateway may publish for several), for ConnectionGone.
 func (c *Collector) noteClient(clientID, topic string) {
 	t, rj := ParseTopic(topic)
 	if rj != nil {
@@ -455,15 +455,24 @@ func (c *Collector) noteClient(clientID, topic string) {
 	c.clientsMu.Lock()
 	defer c.clientsMu.Unlock()
 	if c.clients == nil {
-		c.clients = map[string]Topic{}
+		c.clients = map[string][]Topic{}
 	}
-	if old, ok := c.clients[clientID]; !ok || old.Station != t.Station || old.Point != t.Point {
-		if len(c.clients) >= maxClients {
+	known, ok := c.clients[clientID]
+	if !ok && len(c.clients) >= maxClients {
+		return
+	}
+	for _, k := range known {
+		if k.Station == t.Station && k.Point == t.Point {
 			return
 		}
-		c.clients[clientID] = Topic{Point: t.Point, Station: t.Station}
+	}
+	if len(known) < maxStationsPerClient {
+		c.clients[clientID] = append(known, Topic{Point: t.Point, Station: t.Station})
 	}
 }
+
+// maxStationsPerClient bounds the stations remembered for one client.
+const maxStationsPerClient = 64
 
 // maxClients bounds the clients ConnectionGone can tell about.
 const maxClients = 100_000
@@ -481,25 +490,26 @@ func (c *Collector) ConnectionGone(clientID string) {
 	default:
 	}
 	c.clientsMu.Lock()
-	t, ok := c.clients[clientID]
+	ts := c.clients[clientID]
 	delete(c.clients, clientID)
 	c.clientsMu.Unlock()
-	if !ok {
-		return
-	}
-	if v, ok := c.cfg.Stations.Get(t.Station); !ok || v.Status != station.Online {
-		return
-	}
 	now := c.cfg.Now()
-	if err := c.cfg.Stations.SetStatus(t.Point, t.Station, station.Offline, now); err != nil {
-		return
+	var recs []station.StatusRecord
+	for _, t := range ts {
+		if v, ok := c.cfg.Stations.Get(t.Station); !ok || v.Status != station.Online {
+			continue
+		}
+		if err := c.cfg.Stations.SetStatus(t.Point, t.Station, station.Offline, now); err != nil {
+			continue
+		}
+		recs = append(recs, station.StatusRecord{Point: t.Point, Station: t.Station, Status: station.Offline, At: now})
+		c.log.Info("station's connection ended; shown offline", "station", t.Station)
 	}
-	if c.cfg.Statuses != nil {
-		if err := c.cfg.Statuses.Append([]station.StatusRecord{{Point: t.Point, Station: t.Station, Status: station.Offline, At: now}}); err != nil {
-			c.log.Warn("saving a station's status failed", "station", t.Station, "err", err)
+	if c.cfg.Statuses != nil && len(recs) > 0 {
+		if err := c.cfg.Statuses.Append(recs); err != nil {
+			c.log.Warn("saving station statuses failed", "stations", len(recs), "err", err)
 		}
 	}
-	c.log.Info("station's connection ended; shown offline", "station", t.Station)
 }
 
 // handle processes a message published on topic. With forward, a reading
