@@ -121,3 +121,71 @@ func stationRequests(t *testing.T, base string) (answered, inFlight int) {
 	io.Copy(io.Discard, res.Body)
 	return answered, inFlight
 }
+
+// hugePublishRSSBound is the RSS docs/GUARANTEES.md promises when a client
+// sends a 100 MB PUBLISH. (The embedded broker used to read it whole: RSS
+// grew from 19 to 533 MB.)
+const hugePublishRSSBound = 100 << 20
+
+// TestHugePublishRSS sends envmon serve's embedded broker a PUBLISH that
+// announces 100 MB and streams its bytes. The broker closes the connection
+// at the header, before reading the body, and envmon's peak RSS stays
+// under hugePublishRSSBound.
+func TestHugePublishRSS(t *testing.T) {
+	e := testenv.StartEnvmon(t, "--data-dir", t.TempDir(), "--mqtt-open-registration")
+	c, err := net.Dial("tcp", strings.TrimPrefix(e.MQTT, "tcp://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// CONNECT, MQTT 3.1.1, clean session, client id "huge".
+	connect := []byte{0x10, 16, 0, 4, 'M', 'Q', 'T', 'T', 4, 0x02, 0, 60, 0, 4, 'h', 'u', 'g', 'e'}
+	if _, err := c.Write(connect); err != nil {
+		t.Fatal(err)
+	}
+	ack := make([]byte, 4)
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.ReadFull(c, ack); err != nil || ack[0] != 0x20 || ack[3] != 0 {
+		t.Fatalf("CONNACK %x: %v", ack, err)
+	}
+	const size = 100 << 20
+	topic := "envmon/p1/st-1/air"
+	var hdr []byte
+	hdr = append(hdr, 0x32) // PUBLISH, QoS 1
+	for n := size + 2 + len(topic) + 2; ; {
+		b := byte(n % 128)
+		if n /= 128; n > 0 {
+			b |= 0x80
+		}
+		hdr = append(hdr, b)
+		if n == 0 {
+			break
+		}
+	}
+	hdr = append(hdr, 0, byte(len(topic)))
+	hdr = append(hdr, topic...)
+	hdr = append(hdr, 0, 1)
+	sent := 0
+	chunk := make([]byte, 1<<20)
+	c.SetWriteDeadline(time.Now().Add(time.Minute))
+	if _, err := c.Write(hdr); err == nil {
+		for sent < size {
+			n, err := c.Write(chunk)
+			sent += n
+			if err != nil {
+				break
+			}
+		}
+	}
+	_, peak, err := testenv.RSS(e.Cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("sent %d MB of the body before the broker closed; peak RSS %d MB (bound %d MB)", sent>>20, peak>>20, hugePublishRSSBound>>20)
+	if sent >= size {
+		t.Errorf("the broker read the whole 100 MB body")
+	}
+	if peak > hugePublishRSSBound {
+		t.Errorf("peak RSS %d MB exceeds the bound of %d MB", peak>>20, hugePublishRSSBound>>20)
+	}
+}
