@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 
 	"github.com/envmon/envmon/internal/config"
 	"github.com/envmon/envmon/internal/testenv"
+	"github.com/envmon/envmon/store"
 )
 
 type running struct {
@@ -27,11 +29,16 @@ type running struct {
 
 func start(t *testing.T, cfg config.Config) *running {
 	t.Helper()
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	return startWith(t, cfg, Options{})
+}
+
+func startWith(t *testing.T, cfg config.Config, opts Options) *running {
+	t.Helper()
+	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
-		logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		opts.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
-	a, err := New(context.Background(), cfg, Options{Logger: logger})
+	a, err := New(context.Background(), cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +86,7 @@ func waitFor(t *testing.T, limit time.Duration, what string, ok func() bool) {
 func embeddedConfig(t *testing.T, dataDir string) config.Config {
 	cfg := config.Default()
 	cfg.HTTP.Addr = "127.0.0.1:0"
-	cfg.MQTT.Addr = fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	cfg.MQTT.Addr = "127.0.0.1:0"
 	cfg.MQTT.OpenRegistration = true // mosquitto_pub and the simulators come without credentials
 	cfg.DataDir = dataDir
 	return cfg
@@ -126,7 +133,7 @@ func TestThirdPartyPublisherAndRestart(t *testing.T) {
 
 	ts := time.Now().Add(-time.Second).UTC().Truncate(time.Millisecond)
 	payload := fmt.Sprintf(`{"ts":%d,"values":{"pm25":42.5}}`, ts.UnixMilli())
-	_, port, _ := net.SplitHostPort(cfg.MQTT.Addr)
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(r.app.BrokerURL(), "tcp://"))
 	sent := time.Now()
 	if out, err := exec.Command(pub, "-h", "127.0.0.1", "-p", port, "-q", "1", "-t", "envmon/p1/st-1/air", "-m", payload).CombinedOutput(); err != nil {
 		t.Fatalf("mosquitto_pub: %v: %s", err, out)
@@ -160,7 +167,8 @@ func TestTenThousandReadingsToInfluxDB(t *testing.T) {
 	cfg.Influx.URL = influx.URL
 	cfg.Influx.Bucket = influx.Bucket
 	cfg.Influx.Org = "-"
-	start(t, cfg)
+	cs := &countingStore{writes: map[string]int{}}
+	startWith(t, cfg, Options{WrapStore: func(s store.Store) store.Store { cs.Store = s; return cs }})
 
 	const stations, perStation = 10, 1000
 	c := paho.NewClient(paho.NewClientOptions().AddBroker(broker.URL).SetClientID("it-publisher"))
@@ -215,5 +223,10 @@ func TestTenThousandReadingsToInfluxDB(t *testing.T) {
 	}
 	if n != stations*perStation {
 		t.Fatalf("InfluxDB holds %d points, want exactly %d", n, stations*perStation)
+	}
+	// InfluxDB overwrites a point written twice, so its count cannot show
+	// a doubled write: the store's own count of writes per key does.
+	if keys, doubled := cs.doubled(); keys != stations*perStation || doubled != 0 {
+		t.Fatalf("the store was written %d keys, %d of them more than once; want %d, each once", keys, doubled, stations*perStation)
 	}
 }

@@ -6,12 +6,9 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -20,58 +17,6 @@ import (
 
 	"github.com/envmon/envmon/internal/testenv"
 )
-
-// envmonProcess runs the envmon binary as a child process, so a test can
-// kill it with SIGKILL.
-type envmonProcess struct {
-	cmd  *exec.Cmd
-	log  *os.File
-	http string
-}
-
-func buildEnvmon(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "envmon")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/envmon/envmon/cmd/envmon").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-func startEnvmon(t *testing.T, bin string, args ...string) *envmonProcess {
-	t.Helper()
-	port := testenv.FreePort(t)
-	log, err := os.OpenFile(filepath.Join(t.TempDir(), "envmon.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &envmonProcess{log: log, http: fmt.Sprintf("http://127.0.0.1:%d", port)}
-	p.cmd = exec.Command(bin, append([]string{"serve", "--http-addr", fmt.Sprintf("127.0.0.1:%d", port)}, args...)...)
-	p.cmd.Stdout, p.cmd.Stderr = log, log
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.cmd.Process.Kill(); p.cmd.Wait(); log.Close() })
-	waitFor(t, 30*time.Second, "envmon listening", func() bool {
-		res, err := http.Get(p.http + "/healthz")
-		if err != nil {
-			return false
-		}
-		res.Body.Close()
-		return true
-	})
-	return p
-}
-
-func (p *envmonProcess) kill(t *testing.T) {
-	t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	p.cmd.Wait()
-}
 
 func countPoints(t *testing.T, client influxdb2.Client, bucket string, from, to time.Time) (int64, error) {
 	t.Helper()
@@ -116,8 +61,8 @@ func shortStations(client influxdb2.Client, bucket string, from, to time.Time, w
 
 // ingestMetrics returns envmon's ingest and spool metrics, for a failing
 // test's message.
-func ingestMetrics(p *envmonProcess) string {
-	res, err := http.Get(p.http + "/metrics")
+func ingestMetrics(e *testenv.Envmon) string {
+	res, err := http.Get(e.HTTP + "/metrics")
 	if err != nil {
 		return err.Error()
 	}
@@ -141,11 +86,10 @@ func TestFaultsLoseNothing(t *testing.T) {
 	}
 	broker := testenv.Mosquitto(t)
 	influx := testenv.Influxd(t)
-	bin := buildEnvmon(t)
 	dataDir := t.TempDir()
 	args := []string{"--mqtt-broker", broker.URL, "--mqtt-client-id", "envmon-fault", "--data-dir", dataDir,
 		"--influx-url", influx.URL, "--influx-bucket", influx.Bucket, "--influx-org", "-", "--log-level", "info"}
-	proc := startEnvmon(t, bin, args...)
+	proc := testenv.StartEnvmon(t, args...)
 
 	const stations, perStation = 20, 1000
 	const total = stations * perStation
@@ -188,9 +132,9 @@ func TestFaultsLoseNothing(t *testing.T) {
 
 	time.Sleep(8 * time.Second)
 	t.Logf("SIGKILL envmon after %d published", published.Load())
-	proc.kill(t)
+	proc.Kill()
 	time.Sleep(2 * time.Second)
-	proc = startEnvmon(t, bin, args...)
+	proc = testenv.StartEnvmon(t, args...)
 
 	time.Sleep(30*time.Second - time.Since(outage))
 	t.Logf("starting InfluxDB after %s down, %d published", time.Since(outage).Round(time.Second), published.Load())
@@ -211,10 +155,7 @@ func TestFaultsLoseNothing(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			logs, _ := os.ReadFile(proc.log.Name())
-			if len(logs) > 8000 {
-				logs = logs[len(logs)-8000:]
-			}
+			logs := proc.LogTail()
 			t.Fatalf("after 3 min InfluxDB holds %d of %d points (last error %v); %s\nenvmon's metrics:\n%s\nenvmon's log ends:\n%s",
 				n, total, err, shortStations(client, influx.Bucket, from, to, perStation), ingestMetrics(proc), logs)
 		}
@@ -223,7 +164,7 @@ func TestFaultsLoseNothing(t *testing.T) {
 	if n, err := countPoints(t, client, influx.Bucket, from, to); err != nil || n != total {
 		t.Fatalf("InfluxDB holds %d points (err %v), want exactly %d", n, err, total)
 	}
-	logs, _ := os.ReadFile(proc.log.Name())
+	logs, _ := os.ReadFile(proc.LogPath)
 	if !strings.Contains(string(logs), "store write failed") {
 		t.Errorf("envmon never saw InfluxDB down; the fault did not happen:\n%s", logs)
 	}

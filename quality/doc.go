@@ -17,7 +17,7 @@
 //
 // Every number comes from the standards' own tables, transcribed as Go
 // literals; the tests check the transcription against the reference CSV files
-// in shared/reference. Each table and rule names the standard it comes from.
+// in testdata/reference. Each table and rule names the standard it comes from.
 //
 // # Exact arithmetic
 //

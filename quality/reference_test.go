@@ -11,8 +11,8 @@ import (
 )
 
 // referenceDir holds the reference tables the Go tables are transcribed
-// from. CI checks the repository out with shared/ beside it.
-const referenceDir = "../../shared/reference"
+// from, copied into the repository (see its README.md for their sources).
+const referenceDir = "testdata/reference"
 
 // readCSV returns the rows of a reference CSV file as maps from column name
 // to cell, failing the test if the file is missing.
@@ -21,8 +21,7 @@ func readCSV(t *testing.T, name string) []map[string]string {
 	path := filepath.Join(referenceDir, name)
 	f, err := os.Open(path)
 	if err != nil {
-		t.Fatalf("reference table %s is missing (%v): these tests need the shared reference data "+
-			"checked out beside the repository, at %s relative to the package", name, err, referenceDir)
+		t.Fatalf("reference table %s is missing from %s: %v", name, referenceDir, err)
 	}
 	defer f.Close()
 	records, err := csv.NewReader(f).ReadAll()

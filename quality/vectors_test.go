@@ -8,7 +8,7 @@ import (
 )
 
 // TestVectors runs every published worked example of
-// shared/reference/vectors.csv through the function it exercises, checking
+// testdata/reference/vectors.csv through the function it exercises, checking
 // the expected AQI and the detail the row states (primary pollutant,
 // NowCast value and weight, noise levels to 0.1 dB).
 func TestVectors(t *testing.T) {

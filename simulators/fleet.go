@@ -318,7 +318,7 @@ func (s *stationRun) statusTopic() string {
 
 // connect connects and says online.
 func (s *stationRun) connect(ctx context.Context) error {
-	c, err := s.fleet.cfg.Dial(ctx, s.fleet.cfg.Transport.clientID(s.cfg.ID), s.statusTopic(), "offline")
+	c, err := s.fleet.cfg.Dial(ctx, s.fleet.cfg.Transport.ClientID(s.cfg.ID), s.statusTopic(), "offline")
 	if err != nil {
 		return fmt.Errorf("station %s: %w", s.cfg.ID, err)
 	}

@@ -27,7 +27,7 @@ func startBroker(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := broker.Start(broker.Config{Listener: ln, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	b, err := broker.Start(broker.Config{Listener: ln, AllowAll: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

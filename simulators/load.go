@@ -176,7 +176,7 @@ func Load(ctx context.Context, cfg LoadConfig, progress func(Progress)) (Summary
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			conns[i], errs[i] = cfg.Dial(ctx, cfg.Transport.clientID(fmt.Sprintf("load-%d", i+1)), "", "")
+			conns[i], errs[i] = cfg.Dial(ctx, cfg.Transport.ClientID(fmt.Sprintf("load-%d", i+1)), "", "")
 		}()
 	}
 	wg.Wait()

@@ -187,7 +187,7 @@ func Replay(ctx context.Context, r io.Reader, cfg ReplayConfig) (ReplayStats, er
 		}
 		cfg.Dial = MQTTDialer(cfg.Transport)
 	}
-	c, err := cfg.Dial(ctx, cfg.Transport.clientID("replay"), "", "")
+	c, err := cfg.Dial(ctx, cfg.Transport.ClientID("replay"), "", "")
 	if err != nil {
 		return stats, fmt.Errorf("replay: %w", err)
 	}

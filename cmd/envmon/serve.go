@@ -12,8 +12,13 @@ import (
 
 	"github.com/envmon/envmon/app"
 	"github.com/envmon/envmon/internal/config"
+	"github.com/envmon/envmon/internal/logx"
 	"github.com/envmon/envmon/simulators"
 )
+
+// defaults returns the settings before any file, variable or flag; tests
+// replace it to move the default ports onto ports they hold.
+var defaults = config.Default
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer, demo bool) int {
 	name := "serve"
@@ -22,7 +27,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, demo bo
 	}
 	fs := flag.NewFlagSet("envmon "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	loader := config.Register(fs, config.Default())
+	base := defaults()
+	if demo {
+		// The simulated stations and the printed mosquitto_pub come
+		// without credentials.
+		base.MQTT.OpenRegistration = true
+	}
+	loader := config.Register(fs, base)
 	var simStations int
 	var simRate float64
 	if demo {
@@ -33,7 +44,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, demo bo
 		if demo {
 			fmt.Fprint(fs.Output(), "Usage: envmon demo [flags]\n\nRuns envmon serve with about 20 simulated stations at 5 service points\nand prints the URL to open. A taken default port is replaced by a free one.\n\n")
 		} else {
-			fmt.Fprint(fs.Output(), "Usage: envmon serve [flags]\n\nWith no configuration, runs everything in one process: an embedded MQTT\nbroker on :1883, SQLite storage under ./data and the HTTP API on :8080.\nSettings come from --config FILE, ENVMON_* variables and flags; flags\noverride variables, which override the file.\n\n")
+			fmt.Fprint(fs.Output(), "Usage: envmon serve [flags]\n\nWith no configuration, runs everything in one process: an embedded MQTT\nbroker on 127.0.0.1:1883, SQLite storage under ./data and the HTTP API on :8080.\nSettings come from --config FILE, ENVMON_* variables and flags; flags\noverride variables, which override the file.\n\n")
 		}
 		fs.PrintDefaults()
 	}
@@ -53,6 +64,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, demo bo
 		return 2
 	}
 	logger := newLogger(cfg.Log, stderr)
+	if !demo && cfg.MQTT.OpenRegistration && cfg.MQTT.Broker == "" {
+		logger.Warn("open registration is on: any client that reaches the embedded MQTT broker may publish as any station without a password in the registry; provision passwords and turn mqtt.open_registration off (docs/MQTT.md)",
+			"addr", cfg.MQTT.Addr)
+	}
 
 	a, err := app.New(ctx, cfg, app.Options{
 		Logger:    logger,
@@ -64,22 +79,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, demo bo
 		return 1
 	}
 	if demo {
+		simCfg := demoSim(a.BrokerURL(), simStations, simRate, logger)
 		go func() {
-			err := simulators.Run(ctx, simulators.Config{
-				Broker:   a.BrokerURL(),
-				Stations: simStations,
-				Points:   max(1, simStations/4),
-				Rate:     simRate,
-				QoS:      1,
-				Seed:     1,
-				Logger:   logger,
-			}, nil)
-			if err != nil {
+			if err := simulators.Run(ctx, simCfg, nil); err != nil {
 				logger.Error("simulator stopped", "err", err)
 			}
 		}()
-		fmt.Fprintf(stdout, "envmon demo: %d simulated stations publishing to %s\nOpen %s/ in a browser (API: %s/api/v1/stations). Ctrl-C stops.\n",
-			simStations, a.BrokerURL(), a.HTTPURL(), a.HTTPURL())
+		demoBanner(stdout, a.HTTPURL(), a.BrokerURL(), simStations)
 	}
 	if err := a.Run(ctx); err != nil {
 		logger.Error("envmon stopped", "err", err)
@@ -88,14 +94,18 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, demo bo
 	return 0
 }
 
+// newLogger returns the service's logger. Every line is bounded (package
+// logx): no message or attribute carries more than logx.DefaultMax bytes,
+// whatever a station sends.
 func newLogger(c config.Log, w io.Writer) *slog.Logger {
 	var lvl slog.Level
 	_ = lvl.UnmarshalText([]byte(c.Level)) // validated by config
 	opts := &slog.HandlerOptions{Level: lvl}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if c.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(logx.New(h, logx.DefaultMax))
 }
 
 func version() string {

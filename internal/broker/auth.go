@@ -53,7 +53,6 @@ type guard struct {
 	key    []byte        // HMAC key of the verified-password cache
 
 	mu        sync.Mutex
-	approved  map[*mqtt.Client]bool    // passed OnConnect, until OnConnectAuthenticate
 	verified  map[string]verifiedLogin // username → last password that matched
 	takenOver map[*mqtt.Client]bool    // sessions being taken over, until OnDisconnect
 }
@@ -76,7 +75,6 @@ func newGuard(srv *mqtt.Server, cfg Config, log *slog.Logger) *guard {
 		log:       log,
 		bcrypt:    make(chan struct{}, runtime.GOMAXPROCS(0)),
 		key:       make([]byte, 32),
-		approved:  map[*mqtt.Client]bool{},
 		verified:  map[string]verifiedLogin{},
 		takenOver: map[*mqtt.Client]bool{},
 	}
@@ -108,19 +106,16 @@ func (g *guard) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 		_ = g.srv.SendConnack(cl, code, false, nil)
 		return code
 	}
-	g.mu.Lock()
-	g.approved[cl] = true
-	g.mu.Unlock()
 	return nil
 }
 
-// OnConnectAuthenticate accepts the clients OnConnect accepted.
-func (g *guard) OnConnectAuthenticate(cl *mqtt.Client, _ packets.Packet) bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	ok := g.approved[cl]
-	delete(g.approved, cl)
-	return ok
+// OnConnectAuthenticate accepts the clients OnConnect accepted. It asks
+// again rather than remembering OnConnect's answer, which another hook's
+// OnConnect could still overrule; the password check it repeats costs an
+// HMAC (see passwordMatches).
+func (g *guard) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
+	code, _ := g.authenticate(cl, pk)
+	return code == packets.CodeSuccess
 }
 
 func (g *guard) authenticate(cl *mqtt.Client, pk packets.Packet) (packets.Code, string) {

@@ -40,30 +40,34 @@ func Influxd(t testing.TB) *Influx {
 	bin := lookBinary(t, "influxd", "ENVMON_INFLUXD", append(candidates, "influxd")...)
 
 	dir := t.TempDir()
-	httpPort, rpcPort := FreePort(t), FreePort(t)
-	for httpPort == rpcPort {
-		rpcPort = FreePort(t)
-	}
 	conf := filepath.Join(dir, "influxdb.conf")
-	if err := os.WriteFile(conf, []byte(influxConfig(dir, httpPort, rpcPort)), 0o644); err != nil {
-		t.Fatalf("write influxd config: %v", err)
-	}
 	in := &Influx{
-		URL:      fmt.Sprintf("http://127.0.0.1:%d", httpPort),
 		Org:      "-",
 		Database: "envmon",
 		Bucket:   "envmon/autogen",
 		Dir:      dir,
 	}
-	in.proc = &process{
-		name:    "influxd",
-		bin:     bin,
-		args:    []string{"run", "-config", conf},
-		logPath: filepath.Join(dir, "influxd.log"),
-		ready:   in.ping,
-	}
+	in.proc = startRetrying(t, func() *process {
+		httpPort, rpcPort := freePort(t), freePort(t)
+		for httpPort == rpcPort {
+			rpcPort = freePort(t)
+		}
+		if err := os.WriteFile(conf, []byte(influxConfig(dir, httpPort, rpcPort)), 0o644); err != nil {
+			t.Fatalf("write influxd config: %v", err)
+		}
+		in.URL = fmt.Sprintf("http://127.0.0.1:%d", httpPort)
+		p := &process{
+			name:    "influxd",
+			bin:     bin,
+			args:    []string{"run", "-config", conf},
+			logPath: filepath.Join(dir, "influxd.log"),
+		}
+		// influxd logs this only once its HTTP listener is open.
+		p.ready = p.logReady("Listening on HTTP", in.ping)
+		return p
+	})
 	t.Cleanup(func() { in.proc.stop(t) })
-	in.Start(t)
+	in.CreateDatabase(t, in.Database)
 	return in
 }
 
@@ -96,7 +100,7 @@ bind-address = "127.0.0.1:%[3]d"
   flux-log-enabled = false
 
 [logging]
-  level = "warn"
+  level = "info"
 `, filepath.Join(dir, "meta"), filepath.Join(dir, "data"), rpcPort, filepath.Join(dir, "wal"), httpPort)
 }
 

@@ -27,21 +27,25 @@ func Mosquitto(t testing.TB) *Broker {
 	bin := lookBinary(t, "mosquitto", "ENVMON_MOSQUITTO", "mosquitto", "/usr/sbin/mosquitto")
 
 	dir := t.TempDir()
-	port := FreePort(t)
 	conf := filepath.Join(dir, "mosquitto.conf")
-	if err := os.WriteFile(conf, []byte(mosquittoConfig(dir, port)), 0o644); err != nil {
-		t.Fatalf("write mosquitto config: %v", err)
-	}
-	m := &Broker{URL: fmt.Sprintf("tcp://127.0.0.1:%d", port), Port: port, Dir: dir}
-	m.proc = &process{
-		name:    "mosquitto",
-		bin:     bin,
-		args:    []string{"-c", conf},
-		logPath: filepath.Join(dir, "mosquitto.log"),
-		ready:   dialReady("127.0.0.1:" + strconv.Itoa(port)),
-	}
+	m := &Broker{Dir: dir}
+	m.proc = startRetrying(t, func() *process {
+		port := freePort(t)
+		if err := os.WriteFile(conf, []byte(mosquittoConfig(dir, port)), 0o644); err != nil {
+			t.Fatalf("write mosquitto config: %v", err)
+		}
+		m.URL, m.Port = fmt.Sprintf("tcp://127.0.0.1:%d", port), port
+		p := &process{
+			name:    "mosquitto",
+			bin:     bin,
+			args:    []string{"-c", conf},
+			logPath: filepath.Join(dir, "mosquitto.log"),
+		}
+		// Mosquitto says it is running once every listener is open.
+		p.ready = p.logReady(" running", dialReady("127.0.0.1:"+strconv.Itoa(port)))
+		return p
+	})
 	t.Cleanup(func() { m.proc.stop(t) })
-	m.Start(t)
 	return m
 }
 

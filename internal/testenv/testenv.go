@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -24,7 +25,21 @@ import (
 )
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+//
+// Deprecated: another process can take the port between FreePort and its
+// use. Listen on 127.0.0.1:0 and pass the listener, or let the server
+// listen on 127.0.0.1:0 and read its address back; servers run as
+// processes that must be told a port are started by this package, which
+// retries when it loses the port.
 func FreePort(t testing.TB) int {
+	t.Helper()
+	return freePort(t)
+}
+
+// freePort returns a port that was free a moment ago, for a server run as a
+// process that must be told its port; startRetrying picks again if the
+// server finds it taken.
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -32,6 +47,28 @@ func FreePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// portAttempts is how many sets of ports startRetrying tries.
+const portAttempts = 5
+
+// startRetrying starts the server that newProc returns for freshly picked
+// ports, and picks again when the server could not bind one of them
+// because something else took it after it was picked.
+func startRetrying(t testing.TB, newProc func() *process) *process {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		p := newProc()
+		err := p.tryStart()
+		if err == nil {
+			return p
+		}
+		if attempt < portAttempts && p.logHas("ddress already in use") {
+			t.Logf("start %s: a port was taken meanwhile; picking others (attempt %d)", p.name, attempt)
+			continue
+		}
+		t.Fatal(err)
+	}
 }
 
 // skipShort skips t under -short.
@@ -81,10 +118,11 @@ type process struct {
 	// ready reports whether the started server answers.
 	ready func(ctx context.Context) error
 
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{} // closed when cmd has exited
-	err  error         // cmd.Wait's error, set before done is closed
+	mu       sync.Mutex
+	logStart int64 // the log's size when the server last started
+	cmd      *exec.Cmd
+	done     chan struct{} // closed when cmd has exited
+	err      error         // cmd.Wait's error, set before done is closed
 }
 
 // startTimeout bounds how long a server may take to answer after start.
@@ -95,14 +133,25 @@ const stopTimeout = 20 * time.Second
 
 func (p *process) start(t testing.TB) {
 	t.Helper()
+	if err := p.tryStart(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// tryStart starts the server and waits until it is ready, or reports why
+// it is not.
+func (p *process) tryStart() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.cmd != nil {
-		t.Fatalf("start %s: already running", p.name)
+		return fmt.Errorf("start %s: already running", p.name)
 	}
 	logf, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		t.Fatalf("start %s: %v", p.name, err)
+		return fmt.Errorf("start %s: %v", p.name, err)
+	}
+	if fi, err := logf.Stat(); err == nil {
+		p.logStart = fi.Size()
 	}
 	cmd := exec.Command(p.bin, p.args...)
 	cmd.Dir = filepath.Dir(p.logPath)
@@ -112,7 +161,7 @@ func (p *process) start(t testing.TB) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
-		t.Fatalf("start %s: %v", p.name, err)
+		return fmt.Errorf("start %s: %v", p.name, err)
 	}
 	done := make(chan struct{})
 	p.cmd, p.done = cmd, done
@@ -128,17 +177,44 @@ func (p *process) start(t testing.TB) {
 	for {
 		err := p.ready(ctx)
 		if err == nil {
-			return
+			return nil
 		}
 		select {
 		case <-done:
 			p.cmd = nil
-			t.Fatalf("start %s: it exited: %v\n%s", p.name, p.err, p.logTail())
+			return fmt.Errorf("start %s: it exited: %v\n%s", p.name, p.err, p.logTail())
 		case <-ctx.Done():
 			p.kill()
-			t.Fatalf("start %s: not ready after %v: %v\n%s", p.name, startTimeout, err, p.logTail())
+			return fmt.Errorf("start %s: not ready after %v: %v\n%s", p.name, startTimeout, err, p.logTail())
 		case <-time.After(50 * time.Millisecond):
 		}
+	}
+}
+
+// logHas reports whether the server's log since its latest start contains
+// s.
+func (p *process) logHas(s string) bool {
+	f, err := os.Open(p.logPath)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if _, err := f.Seek(p.logStart, io.SeekStart); err != nil {
+		return false
+	}
+	b, err := io.ReadAll(f)
+	return err == nil && strings.Contains(string(b), s)
+}
+
+// logReady is a readiness check that passes once the server's log since
+// its latest start contains line, which it writes only once it listens on
+// its own port: something else that took the port cannot pass for it.
+func (p *process) logReady(line string, then func(ctx context.Context) error) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		if !p.logHas(line) {
+			return fmt.Errorf("log does not say %q yet", line)
+		}
+		return then(ctx)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
@@ -13,6 +14,9 @@ import (
 
 // RunConfig configures a scenario run.
 type RunConfig struct {
+	// Transport is how the stations reach the broker. Unless it sets a
+	// ClientIDSuffix, each run gets a random one, so that the run's client
+	// ids are its own.
 	Transport simulators.Transport
 	// Dial, if set, replaces MQTT (dry runs, tests).
 	Dial simulators.Dialer
@@ -60,8 +64,14 @@ func Run(ctx context.Context, s *Scenario, cfg RunConfig) (*Result, error) {
 		return nil, fmt.Errorf("scenario %s: %w", s.Name, err)
 	}
 	r := &Result{Scenario: s, Start: start, End: start.Add(s.Duration), Ledger: &Ledger{}}
+	tr := cfg.Transport
+	if tr.ClientIDSuffix == "" {
+		// A run of its own: a second run, or one that is still connected,
+		// cannot take these sessions over.
+		tr.ClientIDSuffix = fmt.Sprintf("-%06x", rand.Uint32()&0xffffff)
+	}
 	f, err := simulators.NewFleet(simulators.FleetConfig{
-		Transport: cfg.Transport,
+		Transport: tr,
 		Dial:      cfg.Dial,
 		Clock:     clock,
 		End:       r.End,

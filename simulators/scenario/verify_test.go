@@ -2,7 +2,6 @@ package scenario_test
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,18 +11,19 @@ import (
 
 	"github.com/envmon/envmon/app"
 	"github.com/envmon/envmon/internal/config"
-	"github.com/envmon/envmon/internal/testenv"
 	"github.com/envmon/envmon/simulators"
 	"github.com/envmon/envmon/simulators/scenario"
 )
 
-// startEnvmon runs envmon serve in-process: the embedded broker on a free
-// port, SQLite in a temporary directory, the HTTP API on a free port.
+// startEnvmon runs envmon serve in-process: the embedded broker and the
+// HTTP API on ports the kernel picks, SQLite in a temporary directory.
 func startEnvmon(t *testing.T) *app.App {
 	t.Helper()
 	cfg := config.Default()
 	cfg.HTTP.Addr = "127.0.0.1:0"
-	cfg.MQTT.Addr = fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	cfg.MQTT.Addr = "127.0.0.1:0"
+	cfg.MQTT.OpenRegistration = true // the scenario's stations come without credentials
+	cfg.MQTT.OpenRegistration = true // the scenario's stations come without credentials
 	cfg.DataDir = t.TempDir()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	a, err := app.New(context.Background(), cfg, app.Options{Logger: logger})
