@@ -58,6 +58,7 @@ type App struct {
 	collector *ingest.Collector
 	httpLn    net.Listener
 	httpSrv   *http.Server
+	extra     []Component // components between ingest and HTTP
 	closeOnce sync.Once
 }
 
@@ -377,50 +378,31 @@ func (a *App) Registry() *prometheus.Registry { return a.reg }
 // queued, and the store and broker close.
 func (a *App) Run(ctx context.Context) error {
 	defer a.Close()
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-
-	var wg sync.WaitGroup
-	if a.storeDown {
-		wg.Add(1)
-		go func() { defer wg.Done(); a.seedWhenUp(ctx) }()
-	}
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		if err := a.collector.Run(ctx); err != nil {
-			cancel(fmt.Errorf("ingest: %w", err))
-		}
-	}()
-	go func() {
-		defer wg.Done()
-		if err := a.httpSrv.Serve(a.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			cancel(fmt.Errorf("http server: %w", err))
-		}
-	}()
 	a.log.Info("envmon serving", "http", a.HTTPURL(), "mqtt", secret.RedactURL(a.brokerURL))
+	return runGroup(ctx, a.log, a.components())
+}
 
-	<-ctx.Done()
-	// Stop in the order that keeps every acknowledgement a promise: the
-	// embedded broker stops handing messages to the collector (they wait
-	// unacknowledged for the clients to resend), the collector spools and
-	// acknowledges what it took, and only then does the broker close. HTTP
-	// clients get a short grace, whatever they do, and cannot hold the rest.
+// components lists the service's parts in the order they start; they stop
+// in the reverse order. The broker is stopped after ingest, so that the
+// collector spools and acknowledges what it took before the broker closes
+// (every acknowledgement stays a promise); HTTP stops first.
+func (a *App) components() []Component {
+	var cs []Component
 	if a.broker != nil {
-		a.broker.StopInbound()
+		cs = append(cs, ComponentFunc{"broker", func(ctx context.Context) error {
+			<-ctx.Done()
+			return a.broker.Close()
+		}})
 	}
-	a.collector.Stop()
-	shutdownCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), httpShutdownGrace)
-	defer stop()
-	if err := a.httpSrv.Shutdown(shutdownCtx); err != nil {
-		a.log.Warn("http shutdown: closing the connections that remain", "err", err)
-		a.httpSrv.Close()
+	if a.storeDown {
+		cs = append(cs, ComponentFunc{"latest", func(ctx context.Context) error { a.seedWhenUp(ctx); return nil }})
 	}
-	wg.Wait()
-	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
-		return err
-	}
-	return nil
+	// The collector, stopping, leaves what the broker hands it
+	// unacknowledged, for the stations to send again.
+	cs = append(cs, ComponentFunc{"ingest", a.collector.Run})
+	cs = append(cs, a.extra...)
+	cs = append(cs, httpComponent{srv: a.httpSrv, serve: func() error { return a.httpSrv.Serve(a.httpLn) }, log: a.log, grace: httpShutdownGrace})
+	return cs
 }
 
 // httpShutdownGrace is how long requests in progress may take to finish

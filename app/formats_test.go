@@ -57,7 +57,7 @@ func TestThirdPartyFormats(t *testing.T) {
 	cfg.API.AdminToken = secret.New("ops-token")
 	cfg.Stations.File = "testdata/stations.yaml"
 	r := start(t, cfg)
-	_, port, _ := net.SplitHostPort(cfg.MQTT.Addr)
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(r.app.BrokerURL(), "tcp://"))
 	send := func(topic, payload string) {
 		t.Helper()
 		if out, err := exec.Command(pub, "-h", "127.0.0.1", "-p", port, "-q", "1", "-t", topic, "-m", payload).CombinedOutput(); err != nil {

@@ -83,10 +83,11 @@ type Config struct {
 
 // Broker is a running embedded MQTT broker.
 type Broker struct {
-	srv     *mqtt.Server
-	ln      net.Listener
-	tlsLn   net.Listener
-	inbound *inboundHook
+	srv       *mqtt.Server
+	ln        net.Listener
+	tlsLn     net.Listener
+	inbound   *inboundHook
+	closeOnce sync.Once
 }
 
 // Start listens on cfg.Addr (and cfg.TLS.Addr) and serves MQTT 3.1.1 and 5
@@ -188,8 +189,13 @@ func (b *Broker) StopInbound() {
 	}
 }
 
-// Close disconnects every client and stops listening.
-func (b *Broker) Close() error { return b.srv.Close() }
+// Close disconnects every client and stops listening. Closing again does
+// nothing.
+func (b *Broker) Close() error {
+	var err error
+	b.closeOnce.Do(func() { err = b.srv.Close() })
+	return err
+}
 
 // LocalHostPort turns a listener's address into one a local client can dial:
 // a wildcard host becomes 127.0.0.1.
