@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/envmon/envmon/api"
+	"github.com/envmon/envmon/db"
 	"github.com/envmon/envmon/ingest"
 	"github.com/envmon/envmon/ingest/qc"
 	"github.com/envmon/envmon/ingest/spool"
@@ -55,6 +56,7 @@ type App struct {
 	storeDown bool // unreachable at start: latest values are rebuilt once it answers
 	stations  *station.Registry
 	statusLog *station.StatusLog
+	db        *db.DB // components' shared SQL storage
 	collector *ingest.Collector
 	httpLn    net.Listener
 	httpSrv   *http.Server
@@ -105,6 +107,11 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err erro
 
 	if a.store, err = a.openStore(ctx, cfg); err != nil {
 		return nil, err
+	}
+	dbc := cfg.DBConfig()
+	dbc.Logger = a.log
+	if a.db, err = db.Open(ctx, dbc); err != nil {
+		return nil, fmt.Errorf("open the shared database (db.dsn, data_dir): %w", err)
 	}
 	if opts.WrapStore != nil {
 		a.store = opts.WrapStore(a.store)
@@ -205,6 +212,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err erro
 					return nil
 				}},
 				{Name: "store", Check: a.store.Ping},
+				{Name: "db", Check: func(ctx context.Context) error { return a.db.SQL().PingContext(ctx) }},
 			},
 			DeadLetters: a.collector.DeadLetters(),
 			AdminToken:  cfg.API.AdminToken,
@@ -420,6 +428,9 @@ func (a *App) Close() {
 		}
 		if a.statusLog != nil {
 			a.statusLog.Close()
+		}
+		if a.db != nil {
+			a.db.Close()
 		}
 		if a.spool != nil {
 			if err := a.spool.Close(); err != nil {

@@ -22,6 +22,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/envmon/envmon/db"
 	"github.com/envmon/envmon/internal/secret"
 )
 
@@ -38,6 +39,7 @@ type Config struct {
 	DataDir  string   `yaml:"data_dir"`
 	Influx   Influx   `yaml:"influx"`
 	Stations Stations `yaml:"stations"`
+	DB       DB       `yaml:"db"`
 	Ingest   Ingest   `yaml:"ingest"`
 	QC       QC       `yaml:"qc"`
 	API      API      `yaml:"api"`
@@ -110,6 +112,15 @@ type Influx struct {
 	Token  Secret `yaml:"token"`
 	Org    string `yaml:"org"`
 	Bucket string `yaml:"bucket"`
+}
+
+// DB configures the shared SQL database that components such as alerts
+// and cases keep their state in (package db): SQLite under data_dir by
+// default, PostgreSQL when DSN is a postgres:// URL, which replicas share.
+type DB struct {
+	DSN          Secret        `yaml:"dsn"`
+	BusyTimeout  time.Duration `yaml:"busy_timeout"`
+	MaxOpenConns int           `yaml:"max_open_conns"`
 }
 
 // Stations configures the station registry.
@@ -206,6 +217,9 @@ var settings = []setting{
 	{"influx.token", "influx-token", "InfluxDB token (1.8: user:password)", func(c *Config) flag.Value { return (*secretValue)(&c.Influx.Token) }},
 	{"influx.org", "influx-org", "InfluxDB organisation", func(c *Config) flag.Value { return (*stringValue)(&c.Influx.Org) }},
 	{"influx.bucket", "influx-bucket", "InfluxDB bucket (1.8: database/retention-policy)", func(c *Config) flag.Value { return (*stringValue)(&c.Influx.Bucket) }},
+	{"db.dsn", "db-dsn", "shared database: a postgres:// URL shared by replicas (empty: SQLite under data_dir)", func(c *Config) flag.Value { return (*secretValue)(&c.DB.DSN) }},
+	{"db.busy_timeout", "db-busy-timeout", "SQLite: how long a statement waits for another writer's lock (0: 10s)", func(c *Config) flag.Value { return (*durationValue)(&c.DB.BusyTimeout) }},
+	{"db.max_open_conns", "db-max-open-conns", "shared database's connection pool size (0: 8)", func(c *Config) flag.Value { return (*intValue)(&c.DB.MaxOpenConns) }},
 	{"stations.file", "stations", "station registry YAML file (empty: register stations on first sight)", func(c *Config) flag.Value { return (*stringValue)(&c.Stations.File) }},
 	{"stations.max_unregistered", "max-unregistered-stations", "most stations registered on first sight", func(c *Config) flag.Value { return (*intValue)(&c.Stations.MaxUnregistered) }},
 	{"ingest.batch_size", "batch-size", "readings per store write", func(c *Config) flag.Value { return (*intValue)(&c.Ingest.BatchSize) }},
@@ -397,6 +411,11 @@ func flatten(prefix string, n *yaml.Node, into map[string]*yaml.Node) error {
 	}
 }
 
+// DBConfig is the configuration of package db that c describes.
+func (c Config) DBConfig() db.Config {
+	return db.Config{DSN: c.DB.DSN.Reveal(), DataDir: c.DataDir, BusyTimeout: c.DB.BusyTimeout, MaxOpenConns: c.DB.MaxOpenConns}
+}
+
 // Validate checks every setting and names the key of the first bad one.
 func (c Config) Validate() error {
 	var errs []error
@@ -405,6 +424,9 @@ func (c Config) Validate() error {
 	}
 	if err := checkAddr(c.HTTP.Addr); err != nil {
 		bad("http.addr", "%v", err)
+	}
+	if err := c.DBConfig().Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("config: %w", err))
 	}
 	for _, d := range []struct {
 		key string
