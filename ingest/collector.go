@@ -55,6 +55,16 @@ type rejecter interface {
 	Reject(code byte)
 }
 
+// Defaults of Config, which envmon's configuration (internal/config) uses
+// too, so that the two never differ.
+const (
+	DefaultBatchSize     = 5000
+	DefaultWriters       = 2
+	DefaultAckLinger     = 2 * time.Millisecond
+	DefaultFlushInterval = 100 * time.Millisecond
+	DefaultDeadLetters   = 1000
+)
+
 // Config configures a Collector.
 type Config struct {
 	// Broker is the MQTT broker to subscribe to, e.g. tcp://127.0.0.1:1883.
@@ -94,7 +104,7 @@ type Config struct {
 	// package spool for the fsync policy), and a writer moves them to Store.
 	Spool *spool.Spool
 	// Writers is how many batches are written to the store at once; they
-	// are committed in order. Default 2.
+	// are committed in order. Default DefaultWriters.
 	Writers int
 	// AckLinger is how long a group of messages may gather before it is
 	// spooled with one fsync and acknowledged; 0 takes only what is
@@ -154,7 +164,7 @@ func New(cfg Config) (*Collector, error) {
 		return nil, errors.New("ingest: store, stations and spool are required")
 	}
 	if cfg.Writers <= 0 {
-		cfg.Writers = 2
+		cfg.Writers = DefaultWriters
 	}
 	if cfg.DrainTimeout <= 0 {
 		cfg.DrainTimeout = 5 * time.Second
@@ -183,7 +193,7 @@ func New(cfg Config) (*Collector, error) {
 		return nil, fmt.Errorf("ingest: QoS %d is not 0, 1 or 2", cfg.QoS)
 	}
 	if cfg.BatchSize <= 0 {
-		cfg.BatchSize = 1000
+		cfg.BatchSize = DefaultBatchSize
 	}
 	if cfg.QueueSize <= 0 {
 		cfg.QueueSize = 4 * cfg.BatchSize

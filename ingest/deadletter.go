@@ -48,7 +48,7 @@ const (
 // NewDeadLetters returns a ring that keeps the last n rejected messages.
 func NewDeadLetters(n int) *DeadLetters {
 	if n <= 0 {
-		n = 1000
+		n = DefaultDeadLetters
 	}
 	return &DeadLetters{ring: make([]Rejected, n)}
 }

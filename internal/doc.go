@@ -4,5 +4,6 @@
 // commands) and testenv (real servers started for integration tests).
 //
 // Packages under internal may import the public packages of this module
-// (reading, station, quality, store); those must never import internal.
+// (reading, station, quality, store, db, ingest for its defaults); those
+// must never import internal, except ingest, app and cmd, which wire it.
 package internal

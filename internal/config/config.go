@@ -5,6 +5,9 @@
 // Every setting has one YAML key, one variable and one flag, listed in a
 // single table (settings), so the three can never drift apart. A bad value
 // stops start-up with an error that names the key.
+//
+// The defaults of a component's settings are the component's own
+// (ingest.DefaultBatchSize, say), so they are stated once.
 package config
 
 import (
@@ -23,6 +26,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/envmon/envmon/db"
+	"github.com/envmon/envmon/ingest"
 	"github.com/envmon/envmon/internal/secret"
 )
 
@@ -174,8 +178,9 @@ func Default() Config {
 		MQTT:    MQTT{Addr: "127.0.0.1:1883", ClientID: "envmon"},
 		DataDir: "./data",
 		Influx:  Influx{Org: "envmon", Bucket: "envmon"},
-		Ingest:  Ingest{BatchSize: 5000, DeadLetters: 1000, MaxPayload: 64 << 10, SpoolMaxBytes: 1 << 30, SpoolSync: "always", Writers: 2, FlushInterval: 100 * time.Millisecond, AckLinger: 2 * time.Millisecond},
-		Log:     Log{Level: "info", Format: "text"},
+		Ingest: Ingest{BatchSize: ingest.DefaultBatchSize, DeadLetters: ingest.DefaultDeadLetters, MaxPayload: 64 << 10, SpoolMaxBytes: 1 << 30,
+			SpoolSync: "always", Writers: ingest.DefaultWriters, FlushInterval: ingest.DefaultFlushInterval, AckLinger: ingest.DefaultAckLinger},
+		Log: Log{Level: "info", Format: "text"},
 
 		// Bounds what anonymous clients can make the registry hold.
 		Stations: Stations{MaxUnregistered: 1000},
