@@ -182,7 +182,7 @@ func (c *Collector) publishStored(rs []reading.Reading) {
 	}
 	var b []byte
 	for i := range rs {
-		rec := appendRecord(nil, &rs[i])
+		rec := appendRecord(nil, &Accepted{Reading: rs[i], Arrived: rs[i].Time, Owned: true})
 		b = binary.AppendUvarint(b, uint64(len(rec)))
 		b = append(b, rec...)
 	}
@@ -203,12 +203,12 @@ func (c *Collector) onStoredElsewhere(_ paho.Client, msg paho.Message) {
 			c.log.Warn("ignoring a malformed stored notice", "topic", msg.Topic())
 			return
 		}
-		r, err := decodeRecord(b[k : k+int(n)])
+		a, err := decodeRecord(b[k : k+int(n)])
 		if err != nil {
 			c.log.Warn("ignoring a malformed stored notice", "topic", msg.Topic(), "err", err)
 			return
 		}
-		rs = append(rs, r)
+		rs = append(rs, a.Reading)
 		b = b[k+int(n):]
 	}
 	c.cfg.Stations.Observe(rs)

@@ -155,7 +155,8 @@ type item struct {
 	code     byte // MQTT 5 reason code of a rejected message; 0 when accepted
 	readings []reading.Reading
 	status   *station.StatusRecord // a status change to save before the ack
-	forward  *forwarded            // set when another replica owns the station
+	arrived  time.Time
+	forward  *forwarded // set when another replica owns the station
 }
 
 // New checks cfg and returns a Collector; Run starts it.
@@ -525,12 +526,12 @@ func (c *Collector) ConnectionGone(clientID string) {
 // handle processes a message published on topic. With forward, a reading
 // of a station another replica owns is passed to that replica instead.
 func (c *Collector) handle(msg Message, topic string, forward bool) {
-	it := item{msg: msg}
+	it := item{msg: msg, arrived: c.cfg.Now()}
 	if strings.HasPrefix(topic, rejectedPrefix) {
 		msg.Ack() // our own dead letters, when the filter is wider than ours
 		return
 	}
-	now := c.cfg.Now()
+	now := it.arrived
 	t, rj := ParseTopic(topic)
 	if rj == nil && forward {
 		if owner := c.cluster.owner(t.Station); owner != c.cluster.self {

@@ -91,8 +91,9 @@ func (c *Collector) acceptRest(group []item, records [][]byte, buf []byte) {
 func (c *Collector) accept(ctx context.Context, group []item, records [][]byte, buf []byte) bool {
 	for _, it := range group {
 		for i := range it.readings {
+			a := Accepted{Reading: it.readings[i], Arrived: it.arrived, Owned: c.owns(it.readings[i].Station)}
 			start := len(buf)
-			buf = appendRecord(buf, &it.readings[i])
+			buf = appendRecord(buf, &a)
 			records = append(records, buf[start:len(buf):len(buf)])
 		}
 	}
@@ -136,6 +137,11 @@ func (c *Collector) accept(ctx context.Context, group []item, records [][]byte, 
 	}
 	c.m.queued.Sub(float64(len(group)))
 	return true
+}
+
+// owns reports whether this replica owns station: alone, it owns all.
+func (c *Collector) owns(station string) bool {
+	return c.cluster == nil || c.cluster.owner(station) == c.cluster.self
 }
 
 // saveStatuses saves the group's status changes before they are
@@ -293,7 +299,7 @@ func (c *Collector) writeLoop(ctx context.Context) {
 		}
 		rs := make([]reading.Reading, 0, len(recs))
 		for _, b := range recs {
-			r, err := decodeRecordWith(b, &names)
+			a, err := decodeRecordWith(b, &names)
 			if err != nil {
 				// Written by this program after validation: only disk damage
 				// gets here. Count it rather than block the spool forever.
@@ -301,7 +307,7 @@ func (c *Collector) writeLoop(ctx context.Context) {
 				c.log.Error("skipping damaged spool record", "err", err)
 				continue
 			}
-			rs = append(rs, r)
+			rs = append(rs, a.Reading)
 		}
 		j := &job{rs: rs, pos: pos, done: make(chan error, 1)}
 		select {

@@ -13,23 +13,33 @@ import (
 // The spool stores each accepted reading as one record in this compact
 // binary form (all integers are uvarints unless noted):
 //
-//	version (1 byte, = 1)
+//	version (1 byte, = 2)
 //	len(point) point len(station) station len(medium) medium
-//	unix nanoseconds (varint)
+//	event time, unix nanoseconds (varint)
+//	arrival time, unix nanoseconds (varint)           (version 2)
+//	owned (1 byte: 1 if this replica owns the station) (version 2)
 //	count, then per value: len(metric) metric, float64 bits (8 bytes LE), flags
 //
 // It is private to ingest: a record is written and read by the same binary,
-// but the version byte lets a future format coexist with a spool left by an
-// older one.
-const recordVersion = 1
+// but the version byte lets a spool left by an older one be read: a
+// version 1 record has no arrival time (its event time stands for it) and
+// is owned.
+const recordVersion = 2
 
-// appendRecord appends r's encoding to b.
-func appendRecord(b []byte, r *reading.Reading) []byte {
+// appendRecord appends a's encoding to b.
+func appendRecord(b []byte, a *Accepted) []byte {
+	r := &a.Reading
 	b = append(b, recordVersion)
 	b = appendString(b, r.Point)
 	b = appendString(b, r.Station)
 	b = appendString(b, string(r.Medium))
 	b = binary.AppendVarint(b, r.Time.UnixNano())
+	b = binary.AppendVarint(b, a.Arrived.UnixNano())
+	owned := byte(0)
+	if a.Owned {
+		owned = 1
+	}
+	b = append(b, owned)
 	b = binary.AppendUvarint(b, uint64(len(r.Values)))
 	for _, v := range r.Values {
 		b = appendString(b, v.Metric)
@@ -47,25 +57,31 @@ func appendString(b []byte, s string) []byte {
 var errRecord = errors.New("corrupt spool record")
 
 // decodeRecord decodes one record.
-func decodeRecord(b []byte) (reading.Reading, error) {
+func decodeRecord(b []byte) (Accepted, error) {
 	return decodeRecordWith(b, nil)
 }
 
 // decodeRecordWith decodes one record, taking its names from names where
 // it can instead of allocating them anew; names may be nil.
-func decodeRecordWith(b []byte, names *names) (reading.Reading, error) {
+func decodeRecordWith(b []byte, names *names) (Accepted, error) {
 	d := recordDecoder{b: b, names: names}
-	if v := d.byte(); v != recordVersion {
-		return reading.Reading{}, fmt.Errorf("%w: version %d", errRecord, v)
+	v := d.byte()
+	if v != 1 && v != recordVersion {
+		return Accepted{}, fmt.Errorf("%w: version %d", errRecord, v)
 	}
 	r := reading.Reading{Point: d.string(), Station: d.string(), Medium: reading.Medium(d.string())}
 	r.Time = time.Unix(0, d.varint()).UTC()
+	a := Accepted{Arrived: r.Time, Owned: true}
+	if v >= 2 {
+		a.Arrived = time.Unix(0, d.varint()).UTC()
+		a.Owned = d.byte() == 1
+	}
 	n := d.uvarint()
 	if d.err == nil && n > uint64(len(d.b)) {
 		d.err = errRecord
 	}
 	if d.err != nil {
-		return reading.Reading{}, d.err
+		return Accepted{}, d.err
 	}
 	r.Values = make([]reading.Value, 0, n)
 	for range n {
@@ -76,7 +92,8 @@ func decodeRecordWith(b []byte, names *names) (reading.Reading, error) {
 	if d.err == nil && len(d.b) != 0 {
 		d.err = fmt.Errorf("%w: %d trailing bytes", errRecord, len(d.b))
 	}
-	return r, d.err
+	a.Reading = r
+	return a, d.err
 }
 
 type recordDecoder struct {

@@ -1,6 +1,8 @@
 package ingest
 
 import (
+	"encoding/binary"
+	"math"
 	"reflect"
 	"testing"
 	"time"
@@ -11,11 +13,14 @@ import (
 
 func TestRecordRoundTrip(t *testing.T) {
 	t.Parallel()
-	tests := []reading.Reading{
-		{Point: "p1", Station: "st-1", Medium: reading.Air, Time: time.Unix(1763800000, 123456789).UTC(),
+	tests := []Accepted{
+		{Reading: reading.Reading{Point: "p1", Station: "st-1", Medium: reading.Air, Time: time.Unix(1763800000, 123456789).UTC(),
 			Values: []reading.Value{{Metric: "pm10", Value: 61}, {Metric: "pm25", Value: -999, QC: reading.FlagSentinel | reading.FlagSpike}}},
-		{Point: "点", Station: "站-1", Medium: reading.Water, Time: time.Unix(0, 0).UTC(), Values: []reading.Value{}},
-		{Point: "p", Station: "s", Medium: reading.Noise, Time: time.Date(1999, 1, 1, 0, 0, 0, 0, time.UTC), Values: []reading.Value{{Metric: "laeq", Value: 1e300}}},
+			Arrived: time.Unix(1763800002, 5).UTC(), Owned: true},
+		{Reading: reading.Reading{Point: "点", Station: "站-1", Medium: reading.Water, Time: time.Unix(0, 0).UTC(), Values: []reading.Value{}},
+			Arrived: time.Unix(1, 0).UTC()},
+		{Reading: reading.Reading{Point: "p", Station: "s", Medium: reading.Noise, Time: time.Date(1999, 1, 1, 0, 0, 0, 0, time.UTC), Values: []reading.Value{{Metric: "laeq", Value: 1e300}}},
+			Arrived: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Owned: true},
 	}
 	var ns names
 	for _, r := range tests {
@@ -39,8 +44,24 @@ func TestRecordRoundTrip(t *testing.T) {
 	}
 }
 
+// TestRecordVersion1 reads a record of a spool an older envmon left: no
+// arrival time (the event time stands for it), owned.
+func TestRecordVersion1(t *testing.T) {
+	b := []byte{1, 2, 'p', '1', 4, 's', 't', '-', '1', 3, 'a', 'i', 'r'}
+	ts := time.Unix(1763800000, 0).UTC()
+	b = binary.AppendVarint(b, ts.UnixNano())
+	b = append(b, 1, 4, 'p', 'm', '2', '5')
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(35))
+	b = append(b, 0)
+	got, err := decodeRecord(b)
+	want := Accepted{Reading: reading.Reading{Point: "p1", Station: "st-1", Medium: reading.Air, Time: ts, Values: []reading.Value{{Metric: "pm25", Value: 35}}}, Arrived: ts, Owned: true}
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %+v, %v; want %+v", got, err, want)
+	}
+}
+
 func FuzzDecodeRecord(f *testing.F) {
-	r := reading.Reading{Point: "p1", Station: "st-1", Medium: reading.Air, Time: time.Unix(1763800000, 0), Values: []reading.Value{{Metric: "pm25", Value: 35}}}
+	r := Accepted{Reading: reading.Reading{Point: "p1", Station: "st-1", Medium: reading.Air, Time: time.Unix(1763800000, 0), Values: []reading.Value{{Metric: "pm25", Value: 35}}}, Arrived: time.Unix(1763800001, 0), Owned: true}
 	f.Add(appendRecord(nil, &r))
 	f.Add([]byte{1, 200, 1})
 	f.Fuzz(func(t *testing.T, b []byte) {
