@@ -116,9 +116,11 @@ func (s *Store) Check(ctx context.Context) error {
 	if err := s.Ping(ctx); err != nil {
 		return fmt.Errorf("%w: %w", ErrUnreachable, err)
 	}
-	flux := fmt.Sprintf("from(bucket: %s) |> range(start: -1m) |> limit(n: 1)", fluxString(s.cfg.Bucket))
-	return s.run(ctx, "check bucket "+s.cfg.Bucket, flux, func(*recordOf) error { return nil })
+	return s.run(ctx, "check bucket "+s.cfg.Bucket, checkFlux, map[string]any{"bucket": s.cfg.Bucket},
+		func(*recordOf) error { return nil })
 }
+
+const checkFlux = `from(bucket: params.bucket) |> range(start: -1m) |> limit(n: 1)`
 
 // ErrUnreachable is wrapped by Check's error when InfluxDB did not answer.
 var ErrUnreachable = errors.New("InfluxDB is unreachable")
@@ -257,28 +259,27 @@ func (s *Store) Query(ctx context.Context, q store.Query) ([]reading.Sample, err
 	if err := checkName("metric", q.Metric); err != nil {
 		return nil, fmt.Errorf("%w: %w", store.ErrBadQuery, err)
 	}
-	// InfluxDB 1.8 includes range's stop, so the filter excludes To again;
-	// the rest of it is pushed down to storage. Grouping merges the series
-	// of the station (one a medium and point), and tail keeps the newest.
-	stop := fluxTime(q.To, maxTime)
-	var beforeStop string
-	if !q.To.IsZero() {
-		beforeStop = " and r._time < " + stop
+	// InfluxDB 1.8 includes range's stop, so a second filter excludes To
+	// again; the first is pushed down to storage. Grouping merges the
+	// series of the station (one a medium and point), and tail keeps the
+	// newest.
+	tmpl := queryFlux
+	params := map[string]any{
+		"bucket":  s.cfg.Bucket,
+		"start":   clampTime(q.From, minTime),
+		"stop":    clampTime(q.To, maxTime),
+		"metric":  q.Metric,
+		"station": q.Station,
+		"limit":   q.Limit,
 	}
-	flux := fmt.Sprintf(`from(bucket: %s)
-  |> range(start: %s, stop: %s)
-  |> filter(fn: (r) => r._field == %s and r.station == %s%s)
-  |> group()
-  |> sort(columns: ["_time"])
-  |> tail(n: %d)
-  |> keep(columns: ["_time", "_value", "_measurement", "point"])`,
-		fluxString(s.cfg.Bucket), fluxTime(q.From, minTime), stop,
-		fluxString(q.Metric), fluxString(q.Station), beforeStop, q.Limit)
+	if q.To.IsZero() {
+		tmpl = strings.Replace(tmpl, beforeStopFlux, "", 1)
+	}
 	var (
 		out  []reading.Sample
 		keys []pointKey
 	)
-	err := s.run(ctx, "query influx", flux, func(r *recordOf) error {
+	err := s.run(ctx, "query influx", tmpl, params, func(r *recordOf) error {
 		v, err := r.float()
 		if err != nil {
 			return err
@@ -300,16 +301,33 @@ func (s *Store) Query(ctx context.Context, q store.Query) ([]reading.Sample, err
 	return out, nil
 }
 
+// queryFlux is the template of Query; without To, beforeStopFlux is cut.
+const queryFlux = `from(bucket: params.bucket)
+  |> range(start: params.start, stop: params.stop)
+  |> filter(fn: (r) => r._field == params.metric and r.station == params.station)` + beforeStopFlux + `
+  |> group()
+  |> sort(columns: ["_time"])
+  |> tail(n: params.limit)
+  |> keep(columns: ["_time", "_value", "_measurement", "point"])`
+
+// beforeStopFlux excludes the stop of a range, which InfluxDB 1.8 includes.
+const beforeStopFlux = `
+  |> filter(fn: (r) => r._time < params.stop)`
+
 // Latest returns the newest value of every metric of every station written
 // in the last Config.LatestWindow, ordered by station and metric.
 func (s *Store) Latest(ctx context.Context) ([]reading.Latest, error) {
 	// last() runs per series and field: per medium, point, station and
 	// metric, and for the flags of the series' newest point. A station
 	// found under two media or points is merged below.
-	flux := fmt.Sprintf(`from(bucket: %s)
-  |> range(start: %s, stop: %s)
-  |> last()`,
-		fluxString(s.cfg.Bucket), fluxTime(time.Now().Add(-s.cfg.LatestWindow), minTime), fluxTime(maxTime, maxTime))
+	flux := `from(bucket: params.bucket)
+  |> range(start: params.start, stop: params.stop)
+  |> last()`
+	params := map[string]any{
+		"bucket": s.cfg.Bucket,
+		"start":  clampTime(time.Now().Add(-s.cfg.LatestWindow), minTime),
+		"stop":   maxTime,
+	}
 	type key struct{ station, metric string }
 	type newest struct {
 		reading.Latest
@@ -317,7 +335,7 @@ func (s *Store) Latest(ctx context.Context) ([]reading.Latest, error) {
 	}
 	latest := make(map[key]newest)
 	qc := make(map[pointKey]string) // the flags of each series' newest point
-	err := s.run(ctx, "latest from influx", flux, func(r *recordOf) error {
+	err := s.run(ctx, "latest from influx", flux, params, func(r *recordOf) error {
 		if r.tag("station") == "" {
 			return nil // not written by this package
 		}
@@ -387,14 +405,19 @@ func (s *Store) Latest(ctx context.Context) ([]reading.Latest, error) {
 // flagged returns the flags field of the station's points from from to to,
 // both included, that have a flagged value.
 func (s *Store) flagged(ctx context.Context, station string, from, to time.Time) (map[pointKey]string, error) {
-	flux := fmt.Sprintf(`from(bucket: %s)
-  |> range(start: %s, stop: %s)
-  |> filter(fn: (r) => r._field == %s and r.station == %s and r._value != "")
-  |> keep(columns: ["_time", "_value", "_measurement", "point"])`,
-		fluxString(s.cfg.Bucket), fluxTime(from, minTime), fluxTime(to.Add(time.Nanosecond), maxTime),
-		fluxString(qcField), fluxString(station))
+	flux := `from(bucket: params.bucket)
+  |> range(start: params.start, stop: params.stop)
+  |> filter(fn: (r) => r._field == params.qc and r.station == params.station and r._value != "")
+  |> keep(columns: ["_time", "_value", "_measurement", "point"])`
+	params := map[string]any{
+		"bucket":  s.cfg.Bucket,
+		"start":   clampTime(from, minTime),
+		"stop":    clampTime(to.Add(time.Nanosecond), maxTime),
+		"qc":      qcField,
+		"station": station,
+	}
 	out := make(map[pointKey]string)
-	err := s.run(ctx, "query influx flags", flux, func(r *recordOf) error {
+	err := s.run(ctx, "query influx flags", flux, params, func(r *recordOf) error {
 		out[r.pointKey()], _ = r.Value().(string)
 		return nil
 	})
@@ -417,8 +440,13 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// run runs a Flux query and calls f for each record of its answer.
-func (s *Store) run(ctx context.Context, op, flux string, f func(*recordOf) error) error {
+// run runs the Flux query that tmpl and params make (see fluxQuery) and
+// calls f for each record of its answer.
+func (s *Store) run(ctx context.Context, op, tmpl string, params map[string]any, f func(*recordOf) error) error {
+	flux, err := fluxQuery(tmpl, params)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	res, err := s.query.Query(ctx, flux)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -41,7 +42,23 @@ func TestConformance(t *testing.T) {
 
 func TestNewFails(t *testing.T) {
 	in := testenv.Influxd(t)
-	down := fmt.Sprintf("http://127.0.0.1:%d", testenv.FreePort(t))
+	// A server that is down: a port of the test's own where every
+	// connection is closed at once, so no other process can answer there.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	down := "http://" + ln.Addr().String()
 	tests := []struct {
 		name string
 		cfg  influx.Config
@@ -163,4 +180,16 @@ func TestLatestSkipsForeignFields(t *testing.T) {
 	if len(latest) != 1 || latest[0].Metric != "pm25" || latest[0].Value != 12 {
 		t.Errorf("Latest = %+v, want only pm25 = 12", latest)
 	}
+}
+
+// BenchmarkScan scans 360,000 values of 100 stations.
+func BenchmarkScan(b *testing.B) {
+	in := testenv.Influxd(b)
+	var n atomic.Int64
+	s, err := influx.New(b.Context(), config(b, in, &n))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	storetest.BenchmarkScan(b, s, time.Now().Add(-240*time.Hour))
 }

@@ -2,10 +2,8 @@ package influx
 
 import (
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -31,57 +29,6 @@ func checkName(kind, s string) error {
 		return fmt.Errorf("%s %q has a control character", kind, s)
 	}
 	return nil
-}
-
-// fluxString returns s as a Flux string literal. Besides quotes and
-// backslashes it escapes "${", which would start an interpolation.
-func fluxString(s string) string {
-	var b strings.Builder
-	b.Grow(len(s) + 2)
-	b.WriteByte('"')
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '"', '\\':
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		case '$':
-			if i+1 < len(s) && s[i+1] == '{' {
-				b.WriteByte('\\')
-			}
-			b.WriteByte(c)
-		case '\n':
-			b.WriteString(`\n`)
-		case '\r':
-			b.WriteString(`\r`)
-		case '\t':
-			b.WriteString(`\t`)
-		default:
-			b.WriteByte(c)
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
-}
-
-// The times InfluxDB can store: Unix nanoseconds but for the two lowest
-// and the highest int64, which it reserves.
-var (
-	minTime = time.Unix(0, math.MinInt64+2).UTC()
-	maxTime = time.Unix(0, math.MaxInt64-1).UTC()
-)
-
-// fluxTime returns t as a Flux time literal, clamped to the times InfluxDB
-// can store; the zero Time becomes zero.
-func fluxTime(t, zero time.Time) string {
-	switch {
-	case t.IsZero():
-		t = zero
-	case t.Before(minTime):
-		t = minTime
-	case t.After(maxTime):
-		t = maxTime
-	}
-	return t.UTC().Format(time.RFC3339Nano)
 }
 
 // appendMeasurement appends s escaped as a line protocol measurement.

@@ -14,27 +14,6 @@ import (
 	"github.com/envmon/envmon/reading"
 )
 
-func TestFluxString(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{``, `""`},
-		{`s1`, `"s1"`},
-		{`a"b`, `"a\"b"`},
-		{`a\b`, `"a\\b"`},
-		{`a\"`, `"a\\\""`},
-		{`${x}`, `"\${x}"`},
-		{`$x {`, `"$x {"`},
-		{`a$`, `"a$"`},
-		{"a\nb\tc\r", `"a\nb\tc\r"`},
-		{`北京`, `"北京"`},
-		{`") |> drop() //`, `"\") |> drop() //"`},
-	}
-	for _, tt := range tests {
-		if got := fluxString(tt.in); got != tt.want {
-			t.Errorf("fluxString(%q) = %s, want %s", tt.in, got, tt.want)
-		}
-	}
-}
-
 func TestCheckName(t *testing.T) {
 	tests := []struct {
 		name string

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sync"
@@ -158,4 +159,95 @@ func (s *Store) Close() error {
 	s.closed = true
 	s.series = nil
 	return nil
+}
+
+var (
+	_ store.Scanner    = (*Store)(nil)
+	_ store.Aggregator = (*Store)(nil)
+)
+
+// Scan calls fn with every reading in [from, to), station by station in
+// name order, each station's oldest first. It copies one station's
+// readings at a time under the read lock, and calls fn without it.
+func (s *Store) Scan(ctx context.Context, from, to time.Time, fn func(reading.Reading) error) error {
+	lo, hi := store.UnixNanos(from, math.MinInt64), store.UnixNanos(to, math.MaxInt64)
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return errClosed
+	}
+	metrics := make(map[string][]string) // of each station
+	for k := range s.series {
+		metrics[k.station] = append(metrics[k.station], k.metric)
+	}
+	s.mu.RUnlock()
+
+	type value struct {
+		ts     int64
+		point  string
+		medium reading.Medium
+		v      reading.Value
+	}
+	for _, station := range slices.Sorted(maps.Keys(metrics)) {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("scan readings: %w", err)
+		}
+		ms := metrics[station]
+		slices.Sort(ms)
+		var vs []value
+		s.mu.RLock()
+		if s.closed {
+			s.mu.RUnlock()
+			return errClosed
+		}
+		for _, m := range ms {
+			for ts, e := range s.series[key{station, m}] {
+				if ts >= lo && ts < hi {
+					vs = append(vs, value{ts, e.point, e.medium, reading.Value{Metric: m, Value: e.value, QC: e.qc}})
+				}
+			}
+		}
+		s.mu.RUnlock()
+		slices.SortFunc(vs, func(a, b value) int {
+			return cmp.Or(cmp.Compare(a.ts, b.ts), cmp.Compare(a.point, b.point),
+				cmp.Compare(a.medium, b.medium), cmp.Compare(a.v.Metric, b.v.Metric))
+		})
+		for i := 0; i < len(vs); {
+			j := i + 1
+			for j < len(vs) && vs[j].ts == vs[i].ts && vs[j].point == vs[i].point && vs[j].medium == vs[i].medium {
+				j++
+			}
+			r := reading.Reading{Point: vs[i].point, Station: station, Medium: vs[i].medium, Time: time.Unix(0, vs[i].ts).UTC()}
+			r.Values = make([]reading.Value, 0, j-i)
+			for _, x := range vs[i:j] {
+				r.Values = append(r.Values, x.v)
+			}
+			if err := fn(r); err != nil {
+				return err
+			}
+			i = j
+		}
+	}
+	return nil
+}
+
+// Aggregate returns the buckets q asks for; it visits every sample of the
+// series.
+func (s *Store) Aggregate(ctx context.Context, q store.AggregateQuery) ([]store.Bucket, error) {
+	a, err := store.NewAggregation(q)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("aggregate readings: %w", err)
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return nil, errClosed
+	}
+	for ts, e := range s.series[key{q.Station, q.Metric}] {
+		a.Add(ts, e.value, e.qc)
+	}
+	return a.Buckets(), nil
 }

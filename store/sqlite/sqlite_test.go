@@ -107,3 +107,10 @@ func BenchmarkWrite(b *testing.B) {
 	defer s.Close()
 	storetest.BenchmarkWrite(b, s, time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))
 }
+
+// BenchmarkScan scans 360,000 values of 100 stations.
+func BenchmarkScan(b *testing.B) {
+	s := open(b, filepath.Join(b.TempDir(), "envmon.db"))
+	defer s.Close()
+	storetest.BenchmarkScan(b, s, time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))
+}

@@ -46,6 +46,11 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"LargeBatch", testLargeBatch},
 		{"Concurrent", testConcurrent},
 		{"Canceled", testCanceled},
+		{"ScanEmpty", testScanEmpty},
+		{"Scan", testScan},
+		{"ScanLarge", testScanLarge},
+		{"Aggregate", testAggregate},
+		{"AggregateBadQuery", testAggregateBadQuery},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
