@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/envmon/envmon/quality"
 	"github.com/envmon/envmon/reading"
 	"github.com/envmon/envmon/station"
 	"github.com/envmon/envmon/store"
@@ -37,10 +38,87 @@ func (s stationsResource) Routes() chi.Router {
 	return r
 }
 
-// stationJSON is a station with its latest values.
+// stationJSON is the public view of a station with its latest values. It
+// is built field by field from the registry's internal types, so that what
+// the registry adds (teams, contacts, password hashes) never shows here
+// unless it is added on purpose.
 type stationJSON struct {
-	station.View
-	Latest map[string]valueJSON `json:"latest"`
+	ID    string           `json:"id"`
+	Point string           `json:"point"`
+	Name  *nameJSON        `json:"name,omitempty"`
+	Media []reading.Medium `json:"media"`
+	// Coordinates are absent, not 0,0, for a station without them.
+	Coordinates *coordinatesJSON `json:"coordinates,omitempty"`
+	TimeZone    string           `json:"time_zone"`
+	NoiseZone   string           `json:"noise_zone,omitempty"`
+	WaterTarget string           `json:"water_target,omitempty"`
+	WaterBody   string           `json:"water_body,omitempty"`
+	Metrics     []string         `json:"metrics,omitempty"`
+	// ServicePoint is the station's point: its name, type, address and
+	// grid cell.
+	ServicePoint pointJSON            `json:"service_point"`
+	Registered   bool                 `json:"registered"` // listed in the registry file
+	Status       string               `json:"status"`
+	StatusAt     time.Time            `json:"status_at,omitzero"` // when the status message arrived
+	LastSeen     time.Time            `json:"last_seen,omitzero"`
+	Latest       map[string]valueJSON `json:"latest"`
+}
+
+type nameJSON struct {
+	Zh string `json:"zh"`
+	En string `json:"en"`
+}
+
+type coordinatesJSON struct {
+	Lat float64 `json:"lat"`
+	Lon float64 `json:"lon"`
+}
+
+type pointJSON struct {
+	ID      string    `json:"id"`
+	Name    *nameJSON `json:"name,omitempty"`
+	Type    string    `json:"type,omitempty"`
+	Address string    `json:"address,omitempty"`
+	Grid    gridJSON  `json:"grid"`
+}
+
+type gridJSON struct {
+	County   string `json:"county,omitempty"`
+	Township string `json:"township,omitempty"`
+	Village  string `json:"village,omitempty"`
+}
+
+func publicName(n station.Name) *nameJSON {
+	if n.IsZero() {
+		return nil
+	}
+	return &nameJSON{Zh: n.Zh, En: n.En}
+}
+
+// publicStation maps the registry's view of a station to its public JSON.
+func publicStation(v station.View) stationJSON {
+	out := stationJSON{
+		ID: v.ID, Point: v.Point, Name: publicName(v.Name), Media: v.Media, Metrics: v.Metrics,
+		ServicePoint: pointJSON{ID: v.ServicePoint.ID, Name: publicName(v.ServicePoint.Name), Type: string(v.ServicePoint.Type),
+			Address: v.ServicePoint.Address, Grid: gridJSON(v.ServicePoint.Grid)},
+		Registered: v.Registered, Status: string(v.Status), StatusAt: v.StatusAt, LastSeen: v.LastSeen,
+	}
+	if v.Coordinates != nil {
+		out.Coordinates = &coordinatesJSON{Lat: v.Coordinates.Lat, Lon: v.Coordinates.Lon}
+	}
+	if v.TimeZone != nil {
+		out.TimeZone = v.TimeZone.String()
+	}
+	if v.NoiseZone != 0 {
+		out.NoiseZone = v.NoiseZone.String()
+	}
+	if v.WaterTarget != quality.Unclassed {
+		out.WaterTarget = v.WaterTarget.String()
+	}
+	if v.Registered && slices.Contains(v.Media, reading.Water) {
+		out.WaterBody = v.WaterBody.String()
+	}
+	return out
 }
 
 type valueJSON struct {
@@ -53,7 +131,8 @@ type valueJSON struct {
 }
 
 func (s stationsResource) withLatest(v station.View) stationJSON {
-	out := stationJSON{View: v, Latest: map[string]valueJSON{}}
+	out := publicStation(v)
+	out.Latest = map[string]valueJSON{}
 	ls, _ := s.stations.Latest(v.ID)
 	for _, l := range ls {
 		m, _ := reading.LookupMetric(l.Metric)
@@ -205,6 +284,10 @@ func (s stationsResource) history(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusBadRequest, "from: %v", err)
 		return
 	}
+	if q.Get("every") != "" || q.Get("fn") != "" {
+		s.downsample(w, r, v, m, from, to)
+		return
+	}
 	limit := 0
 	if l := q.Get("limit"); l != "" {
 		if limit, err = strconv.Atoi(l); err != nil || limit < 1 {
@@ -278,4 +361,75 @@ func parseTimeParam(s string, def time.Time) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("a time in the year %d is outside the years 0 to 9999 that RFC 3339 can write", y)
 	}
 	return t, nil
+}
+
+// downsample serves readings with every= (a Go duration) and fn=
+// (mean, min, max or last; mean by default): buckets [start, end) aligned
+// to from, each labelled by its end, from the store's aggregated query
+// (store.Aggregator) over QC-clean samples. A bucket without clean
+// samples has value null and a reason: qc_flagged if it had flagged ones,
+// else no_data.
+func (s stationsResource) downsample(w http.ResponseWriter, r *http.Request, v station.View, m reading.Metric, from, to time.Time) {
+	q := r.URL.Query()
+	agg, ok := s.readings.(store.Aggregator)
+	if !ok {
+		writeProblem(w, http.StatusNotImplemented, "this deployment's readings store has no aggregated queries: leave out every and fn")
+		return
+	}
+	every, err := time.ParseDuration(q.Get("every"))
+	if q.Get("every") == "" {
+		writeProblem(w, http.StatusBadRequest, "every is required with fn: a duration such as 5m, 1h or 24h")
+		return
+	}
+	if err != nil || every < time.Second {
+		writeProblem(w, http.StatusBadRequest, "every %q is not a duration of at least 1s, such as 5m, 1h or 24h", clip(q.Get("every")))
+		return
+	}
+	fn := store.FnMean
+	if f := q.Get("fn"); f != "" {
+		if fn, err = store.ParseFn(f); err != nil {
+			writeProblem(w, http.StatusBadRequest, "fn %q: want mean, min, max or last", clip(f))
+			return
+		}
+	}
+	aq := store.AggregateQuery{Station: v.ID, Metric: m.Name, From: from, To: to, Every: every, Fn: fn}
+	if err := aq.Validate(); err != nil {
+		writeProblem(w, http.StatusBadRequest, "%v", err)
+		return
+	}
+	buckets, err := agg.Aggregate(r.Context(), aq)
+	switch {
+	case errors.Is(err, store.ErrBadQuery):
+		writeProblem(w, http.StatusBadRequest, "%v", err)
+		return
+	case err != nil:
+		writeProblem(w, http.StatusServiceUnavailable, "the readings store did not answer: %v", err)
+		return
+	}
+	type bucketJSON struct {
+		Start   time.Time `json:"start"`
+		End     time.Time `json:"end"`
+		Value   *float64  `json:"value"`
+		Count   int       `json:"count"`
+		Flagged int       `json:"flagged"`
+		Reason  *string   `json:"reason"`
+	}
+	out := make([]bucketJSON, len(buckets))
+	for i, b := range buckets {
+		out[i] = bucketJSON{Start: b.Start, End: b.End, Count: b.Count, Flagged: b.Flagged}
+		if b.Count > 0 {
+			val := b.Value
+			out[i].Value = &val
+			continue
+		}
+		why := "no_data"
+		if b.Flagged > 0 {
+			why = "qc_flagged"
+		}
+		out[i].Reason = &why
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"station": v.ID, "metric": m.Name, "unit": m.Unit, "medium": m.Medium, "from": from, "to": to,
+		"every": every.String(), "fn": fn, "count": len(out), "buckets": out,
+	})
 }

@@ -39,6 +39,10 @@ type Options struct {
 	// whether the user chose a setting, by its flag name.
 	MovePorts bool
 	Chosen    func(flag string) bool
+	// Stations, if set, is the station registry to use when stations.file
+	// is empty (envmon demo's embedded one). Stations it does not list are
+	// registered on first sight.
+	Stations *station.File
 	// WrapStore, if set, wraps the readings store the configuration opens:
 	// tests count the writes that reach it.
 	WrapStore func(store.Store) store.Store
@@ -117,14 +121,17 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err erro
 		a.store = opts.WrapStore(a.store)
 	}
 
-	var listed station.File // stations, and the embedded broker's readers
+	var listed station.File // points, stations, teams, and the embedded broker's readers
+	if opts.Stations != nil {
+		listed = *opts.Stations
+	}
 	if cfg.Stations.File != "" {
 		if listed, err = station.Load(cfg.Stations.File); err != nil {
-			return nil, err
+			return nil, err // file:line of every problem
 		}
 	}
 	a.stations = station.New(listed.Stations, cfg.Stations.File != "", a.log,
-		station.WithReaders(listed.Readers), station.MaxUnregistered(cfg.Stations.MaxUnregistered))
+		station.WithFile(listed), station.MaxUnregistered(cfg.Stations.MaxUnregistered))
 	if !a.storeDown {
 		if err := a.seedLatest(ctx); err != nil {
 			return nil, err

@@ -13,7 +13,8 @@
 // recorded readings. Package scenario scripts fleets from YAML and checks
 // their outcomes through envmon's API. docs/SIMULATOR.md is the guide.
 //
-// simulators may import reading and quality; it talks to envmon only
+// simulators may import reading, quality and station (the registry file
+// format its stations are described in); it talks to envmon only
 // through MQTT (and, for verification, the HTTP API), never by importing
 // ingest, store or api.
 package simulators

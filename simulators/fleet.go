@@ -12,21 +12,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/envmon/envmon/quality"
 	"github.com/envmon/envmon/reading"
-)
-
-// PointType is the kind of service point a station stands at.
-type PointType string
-
-// The service points' types.
-const (
-	// Comprehensive points are fixed and measure several media.
-	Comprehensive PointType = "comprehensive"
-	// Specialised points are fixed and measure one medium.
-	Specialised PointType = "specialised"
-	// Mobile points move along a route and publish only at their stops,
-	// with their position.
-	Mobile PointType = "mobile"
+	"github.com/envmon/envmon/station"
 )
 
 // Stop is one stop of a mobile station's route.
@@ -40,10 +28,11 @@ type Stop struct {
 // StationConfig describes one simulated station.
 type StationConfig struct {
 	ID, Point string
-	Type      PointType // default Specialised
+	Type      station.PointType // default station.Specialised
 	Media     []reading.Medium
-	// NoiseZone is the GB 3096-2008 zone class of a noise station.
-	NoiseZone string
+	// NoiseZone is the GB 3096-2008 zone class of a noise station;
+	// default 2.
+	NoiseZone quality.NoiseZone
 	// Interval is the simulated time between readings (default 1 min);
 	// Offset delays the first from the run's start.
 	Interval time.Duration
@@ -71,11 +60,11 @@ func (s StationConfig) Validate() error {
 		}
 	}
 	switch s.Type {
-	case "", Comprehensive, Specialised:
+	case "", station.Comprehensive, station.Specialised:
 		if len(s.Route) > 0 {
 			return fmt.Errorf("station %s: only a mobile station has a route", s.ID)
 		}
-	case Mobile:
+	case station.Mobile:
 		if len(s.Route) == 0 {
 			return fmt.Errorf("station %s: a mobile station needs a route", s.ID)
 		}
@@ -387,7 +376,7 @@ func (s *stationRun) run(ctx context.Context) error {
 func (s *stationRun) tick(ctx context.Context, t time.Time) error {
 	s.connection(ctx, t)
 	var pos *Position
-	if s.cfg.Type == Mobile {
+	if s.cfg.Type == station.Mobile {
 		st, ok := s.cfg.stopAt(t)
 		if !ok {
 			return nil // on the road: mobile stations measure at their stops

@@ -15,6 +15,7 @@ import (
 
 	"github.com/envmon/envmon/internal/broker"
 	"github.com/envmon/envmon/reading"
+	"github.com/envmon/envmon/station"
 )
 
 // startBroker starts envmon's embedded broker on a free loopback port.
@@ -102,7 +103,7 @@ func TestFleetFaults(t *testing.T) {
 		{ID: "dup", Point: "p1", Media: []reading.Medium{reading.Water}, Episodes: []Episode{
 			{Kind: Duplicate, From: at(2)}, {Kind: OutOfOrder, From: at(4)}, {Kind: Malformed, From: at(6)}, {Kind: Sentinel, From: at(8), To: at(9), Metrics: []string{"do"}}}},
 		{ID: "senml", Point: "p2", Media: []reading.Medium{reading.Noise}, Format: SenML},
-		{ID: "mob", Point: "p3", Type: Mobile, Media: []reading.Medium{reading.Air}, Route: []Stop{
+		{ID: "mob", Point: "p3", Type: station.Mobile, Media: []reading.Medium{reading.Air}, Route: []Stop{
 			{Position: Position{30.5, 104.1}, Arrive: at(3), Stay: 2 * time.Minute}}},
 	}
 	var mu sync.Mutex

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/envmon/envmon/quality"
 	"github.com/envmon/envmon/reading"
 )
 
@@ -28,9 +29,8 @@ type ModelConfig struct {
 	// Location is the station's time zone, for the daily and weekly
 	// cycles; default UTC.
 	Location *time.Location
-	// NoiseZone is a noise station's GB 3096-2008 zone class: 0, 1, 2, 3,
-	// 4a or 4b; default 2.
-	NoiseZone string
+	// NoiseZone is a noise station's GB 3096-2008 zone class; default 2.
+	NoiseZone quality.NoiseZone
 	// Episodes change what the station measures: level, stagnation, fog,
 	// rain, construction. Faults and other media's episodes are ignored.
 	Episodes []Episode
@@ -65,12 +65,12 @@ func NewModel(cfg ModelConfig) (Model, error) {
 		return newWater(base), nil
 	case reading.Noise:
 		zone := cfg.NoiseZone
-		if zone == "" {
-			zone = "2"
+		if zone == 0 {
+			zone = quality.Zone2
 		}
 		z, ok := noiseZones[zone]
 		if !ok {
-			return nil, fmt.Errorf("noise zone %q is not a GB 3096-2008 class (0, 1, 2, 3, 4a, 4b)", cfg.NoiseZone)
+			return nil, fmt.Errorf("noise zone %v is not a GB 3096-2008 class (0, 1, 2, 3, 4a, 4b)", cfg.NoiseZone)
 		}
 		return newNoise(base, z), nil
 	}

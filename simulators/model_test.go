@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/envmon/envmon/quality"
 	"github.com/envmon/envmon/reading"
 )
 
@@ -235,7 +236,7 @@ func TestWaterShape(t *testing.T) {
 func TestNoiseZones(t *testing.T) {
 	t.Parallel()
 	prevDay := 0.0
-	for _, zone := range []string{"0", "1", "2", "3", "4a"} {
+	for _, zone := range []quality.NoiseZone{quality.Zone0, quality.Zone1, quality.Zone2, quality.Zone3, quality.Zone4a} {
 		dayLimit, nightLimit, _ := NoiseLimits(zone)
 		s := generate(t, ModelConfig{Medium: reading.Noise, Seed: 4, Location: shanghai, NoiseZone: zone}, weekdays, 3*24*time.Hour, 5*time.Minute)
 		laeq := s["laeq"]
@@ -264,7 +265,7 @@ func TestNoiseZones(t *testing.T) {
 
 	night := weekdays.Add(23 * time.Hour)
 	ep := Episode{Kind: Construction, From: night, To: night.Add(4 * time.Hour)}
-	s := generate(t, ModelConfig{Medium: reading.Noise, Seed: 4, Location: shanghai, NoiseZone: "1", Episodes: []Episode{ep}}, weekdays, 2*24*time.Hour, 5*time.Minute)
+	s := generate(t, ModelConfig{Medium: reading.Noise, Seed: 4, Location: shanghai, NoiseZone: quality.Zone1, Episodes: []Episode{ep}}, weekdays, 2*24*time.Hour, 5*time.Minute)
 	i := int(night.Add(time.Hour).Sub(weekdays) / (5 * time.Minute))
 	if l := s["laeq"].v[i]; l < 70 {
 		t.Errorf("night construction LAeq %.1f, want about 75", l)

@@ -4,6 +4,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/envmon/envmon/quality"
 	"github.com/envmon/envmon/reading"
 )
 
@@ -15,18 +16,18 @@ type noiseZone struct {
 }
 
 // noiseZones are the zone classes of GB 3096-2008 Table 1.
-var noiseZones = map[string]noiseZone{
-	"0":  {50, 40, 0.4},
-	"1":  {55, 45, 0.6},
-	"2":  {60, 50, 0.8},
-	"3":  {65, 55, 0.8},
-	"4a": {70, 55, 1.3},
-	"4b": {70, 60, 1},
+var noiseZones = map[quality.NoiseZone]noiseZone{
+	quality.Zone0:  {50, 40, 0.4},
+	quality.Zone1:  {55, 45, 0.6},
+	quality.Zone2:  {60, 50, 0.8},
+	quality.Zone3:  {65, 55, 0.8},
+	quality.Zone4a: {70, 55, 1.3},
+	quality.Zone4b: {70, 60, 1},
 }
 
 // NoiseLimits returns the day and night LAeq limits of a GB 3096-2008 zone
-// class (0, 1, 2, 3, 4a, 4b).
-func NoiseLimits(zone string) (day, night float64, ok bool) {
+// class.
+func NoiseLimits(zone quality.NoiseZone) (day, night float64, ok bool) {
 	z, ok := noiseZones[zone]
 	return z.Day, z.Night, ok
 }

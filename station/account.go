@@ -44,9 +44,9 @@ func (h Hash) check() error {
 // password and may subscribe to the topic filters in Read, and to nothing
 // else; it may publish nothing.
 type Reader struct {
-	Username     string   `yaml:"username"`
-	PasswordHash Hash     `yaml:"password_hash"`
-	Read         []string `yaml:"read"`
+	Username     string
+	PasswordHash Hash
+	Read         []string
 }
 
 // Account is what the embedded broker needs to know of a user: how to
@@ -70,8 +70,8 @@ type Account struct {
 func (r *Registry) Lookup(username string) (Account, bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	if e, ok := r.stations[username]; ok && e.Registered {
-		return Account{PasswordHash: e.MQTTPasswordHash, Station: e.ID, Point: e.Point}, true
+	if e, ok := r.stations[username]; ok && e.registered {
+		return Account{PasswordHash: e.st.MQTTPasswordHash, Station: e.st.ID, Point: e.st.Point}, true
 	}
 	if rd, ok := r.readers[username]; ok {
 		return Account{PasswordHash: rd.PasswordHash, Read: rd.Read}, true

@@ -18,34 +18,12 @@ import (
 
 func TestLoadAccounts(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		file    string
-		wantErr string
-	}{
-		{"accounts.yaml", ""},
-		{"bad_hash.yaml", "stations[0] (st-1): mqtt_password_hash: not a bcrypt hash"},
-		{"bad_reader_filter.yaml", `readers[0] (dashboard): read: "envmon/#/x" is not an MQTT topic filter`},
-		{"reader_is_station.yaml", `readers[0]: username "st-1" is listed twice, or is a station id`},
-		{"reader_no_hash.yaml", "password_hash must be set"},
-		{"reader_no_read.yaml", "read must list the topic filters"},
+	f, err := Load("testdata/accounts.yaml")
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, tt := range tests {
-		t.Run(tt.file, func(t *testing.T) {
-			t.Parallel()
-			f, err := Load("testdata/" + tt.file)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error = %v, want %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(f.Stations) != 2 || len(f.Readers) != 1 || !slices.Equal(f.Readers[0].Read, []string{"envmon/#", "$SYS/broker/#"}) {
-				t.Fatalf("loaded %+v", f)
-			}
-		})
+	if len(f.Stations) != 2 || len(f.Readers) != 1 || !slices.Equal(f.Readers[0].Read, []string{"envmon/#", "$SYS/broker/#"}) {
+		t.Fatalf("loaded %+v", f)
 	}
 }
 

@@ -4,85 +4,36 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"regexp"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"time"
-
-	"gopkg.in/yaml.v3"
+	_ "time/tzdata" // registry files name IANA time zones; not every host has them
 
 	"github.com/envmon/envmon/reading"
 )
 
-// Station describes one micro-station at a service point.
-type Station struct {
-	ID    string           `yaml:"id" json:"id"`
-	Point string           `yaml:"point" json:"point"`
-	Name  string           `yaml:"name" json:"name,omitempty"`
-	Lat   float64          `yaml:"lat" json:"lat,omitempty"`
-	Lon   float64          `yaml:"lon" json:"lon,omitempty"`
-	Media []reading.Medium `yaml:"media" json:"media"`
-	Grid  Grid             `yaml:"grid" json:"grid"`
-	// NoiseZone is the GB 3096-2008 zone class: 0, 1, 2, 3, 4a or 4b.
-	NoiseZone string `yaml:"noise_zone" json:"noise_zone,omitempty"`
-	// WaterTarget is the GB 3838-2002 class the water body must meet: I-V.
-	WaterTarget string `yaml:"water_target" json:"water_target,omitempty"`
-	// MQTTPasswordHash is the bcrypt hash of the password the station logs
-	// in to the embedded MQTT broker with, its id as the username. It never
-	// leaves the process: the API's JSON omits it and it prints redacted.
-	MQTTPasswordHash Hash `yaml:"mqtt_password_hash" json:"-"`
-}
-
-// Grid places a station in the supervision grid.
-type Grid struct {
-	County   string `yaml:"county" json:"county,omitempty"`
-	Township string `yaml:"township" json:"township,omitempty"`
-	Village  string `yaml:"village" json:"village,omitempty"`
-}
-
-// Status is what the station last said on its status topic.
-type Status string
-
-// Station statuses. Unknown is a station that has not said.
-const (
-	Unknown Status = "unknown"
-	Online  Status = "online"
-	Offline Status = "offline"
-)
-
-// ParseStatus parses a status payload.
-func ParseStatus(s string) (Status, error) {
-	switch st := Status(strings.TrimSpace(s)); st {
-	case Online, Offline:
-		return st, nil
-	}
-	return "", fmt.Errorf("status %q is not online or offline", s)
-}
-
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
-// ValidID reports whether s is a well-formed station or point id: 1 to 64
-// letters, digits, '_', '.' or '-', starting with a letter or digit.
+// ValidID reports whether s is a well-formed station, point or team id: 1
+// to 64 letters, digits, '_', '.' or '-', starting with a letter or digit.
 func ValidID(s string) bool { return idPattern.MatchString(s) }
 
 // ErrUnknownStation is returned by Admit for a station the registry file
 // does not list.
 var ErrUnknownStation = errors.New("unknown station")
 
-// View is a station with its live state, as the API shows it.
-type View struct {
-	Station
-	Registered bool      `json:"registered"` // listed in the registry file
-	Status     Status    `json:"status"`
-	StatusAt   time.Time `json:"status_at,omitzero"` // when the status message arrived
-	LastSeen   time.Time `json:"last_seen,omitzero"`
+// meta is a station's static entry. It is never changed once stored: a
+// change stores a new one.
+type meta struct {
+	st         Station
+	registered bool
 }
 
-type entry struct {
-	View
+// live is a station's live entry.
+type live struct {
+	Live
 	latest map[string]reading.Latest
 }
 
@@ -90,15 +41,25 @@ type entry struct {
 // sight unless told otherwise (MaxUnregistered).
 const DefaultMaxUnregistered = 1000
 
-// Registry is safe for concurrent use.
+// Registry is the station registry: static metadata (points, stations,
+// teams, MQTT accounts) under one lock and live state (status, last seen,
+// latest values) under another. It is safe for concurrent use. Where both
+// locks are taken, mu is taken first.
 type Registry struct {
-	mu              sync.RWMutex
-	fixed           bool
-	stations        map[string]*entry
+	fixed  bool
+	zone   *time.Location
+	logger *slog.Logger
+
+	mu              sync.RWMutex // guards the static metadata below
+	stations        map[string]*meta
+	points          map[string]Point
+	teams           []Team
 	readers         map[string]Reader
 	unregistered    int // entries not listed in the registry file
 	maxUnregistered int
-	logger          *slog.Logger
+
+	liveMu sync.Mutex // guards live
+	live   map[string]*live
 }
 
 // An Option configures a Registry beyond its stations.
@@ -114,6 +75,28 @@ func WithReaders(rs []Reader) Option {
 	}
 }
 
+// WithFile gives the registry a registry file's points, teams and readers;
+// its stations are New's first argument.
+func WithFile(f File) Option {
+	return func(r *Registry) {
+		for _, p := range f.Points {
+			r.points[p.ID] = p
+		}
+		r.teams = append(r.teams, f.Teams...)
+		WithReaders(f.Readers)(r)
+	}
+}
+
+// WithDefaultZone sets the time zone of stations that name none, those
+// registered on first sight included; the default is DefaultZone.
+func WithDefaultZone(loc *time.Location) Option {
+	return func(r *Registry) {
+		if loc != nil {
+			r.zone = loc
+		}
+	}
+}
+
 // MaxUnregistered bounds how many stations the registry registers on first
 // sight (or on a first status message); beyond it Admit and SetStatus
 // refuse a new station with ErrTooManyStations. The default is
@@ -124,17 +107,30 @@ func MaxUnregistered(n int) Option {
 
 // New returns a registry of the given stations. If fixed, only they are
 // admitted; otherwise new stations are registered on first sight, up to
-// MaxUnregistered of them.
+// MaxUnregistered of them, with the defaults: the default time zone, and
+// the grid cell of their point if the registry knows it.
 func New(stations []Station, fixed bool, logger *slog.Logger, opts ...Option) *Registry {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	r := &Registry{fixed: fixed, stations: map[string]*entry{}, readers: map[string]Reader{}, maxUnregistered: DefaultMaxUnregistered, logger: logger}
-	for _, s := range stations {
-		r.stations[s.ID] = &entry{View: View{Station: s, Registered: true, Status: Unknown}, latest: map[string]reading.Latest{}}
-	}
+	r := &Registry{fixed: fixed, logger: logger,
+		stations: map[string]*meta{}, points: map[string]Point{}, readers: map[string]Reader{},
+		live: map[string]*live{}, maxUnregistered: DefaultMaxUnregistered}
 	for _, o := range opts {
 		o(r)
+	}
+	if r.zone == nil {
+		var err error
+		if r.zone, err = time.LoadLocation(DefaultZone); err != nil {
+			panic(err) // time/tzdata is embedded
+		}
+	}
+	for _, s := range stations {
+		s = s.clone()
+		if s.TimeZone == nil {
+			s.TimeZone = r.zone
+		}
+		r.stations[s.ID] = &meta{st: s, registered: true}
 	}
 	return r
 }
@@ -151,6 +147,15 @@ func (r *Registry) admitNew(id string) error {
 			ErrTooManyStations, id, r.unregistered+1, r.maxUnregistered)
 	}
 	return nil
+}
+
+// firstSight stores a station registered on first sight, with the
+// defaults; r.mu must be held for writing.
+func (r *Registry) firstSight(point, id string, media []reading.Medium) *meta {
+	m := &meta{st: Station{ID: id, Point: point, Media: media, TimeZone: r.zone}}
+	r.stations[id] = m
+	r.unregistered++
+	return m
 }
 
 // Admit checks a message's station before its readings are accepted. An
@@ -175,28 +180,76 @@ func (r *Registry) Admit(point, id string, m reading.Medium) error {
 	if err := r.admitNew(id); err != nil {
 		return err
 	}
-	r.stations[id] = &entry{View: View{Station: Station{ID: id, Point: point, Media: []reading.Medium{m}}, Status: Unknown}, latest: map[string]reading.Latest{}}
-	r.unregistered++
+	r.firstSight(point, id, []reading.Medium{m})
 	r.logger.Info("registered station on first sight", "station", id, "point", point, "medium", m)
 	return nil
 }
 
-func (e *entry) check(point string, m reading.Medium) error {
-	if e.Point != point {
-		return fmt.Errorf("station %q belongs to point %q, not %q", e.ID, e.Point, point)
+func (e *meta) check(point string, m reading.Medium) error {
+	if e.st.Point != point {
+		return fmt.Errorf("station %q belongs to point %q, not %q", e.st.ID, e.st.Point, point)
 	}
-	if e.Registered && !slices.Contains(e.Media, m) {
-		return fmt.Errorf("station %q is not registered for %s", e.ID, m)
+	if e.registered && !slices.Contains(e.st.Media, m) {
+		return fmt.Errorf("station %q is not registered for %s", e.st.ID, m)
 	}
 	return nil
 }
 
+// ensure returns the static entry for id, creating it; r.mu must be held
+// for writing. Stations seeded or observed are counted, not limited.
+func (r *Registry) ensure(point, id string, m reading.Medium) {
+	e, ok := r.stations[id]
+	if !ok {
+		r.firstSight(point, id, []reading.Medium{m})
+		return
+	}
+	if !slices.Contains(e.st.Media, m) {
+		n := *e
+		n.st.Media = append(slices.Clone(e.st.Media), m)
+		r.stations[id] = &n
+	}
+}
+
+// known reports whether every station of rs is in the registry with the
+// reading's medium; r.mu must be held.
+func (r *Registry) known(n int, at func(int) (id string, m reading.Medium)) bool {
+	for i := range n {
+		id, m := at(i)
+		e, ok := r.stations[id]
+		if !ok || !slices.Contains(e.st.Media, m) {
+			return false
+		}
+	}
+	return true
+}
+
+// liveOf returns the live entry for id, creating it; r.liveMu must be held.
+func (r *Registry) liveOf(id string) *live {
+	l, ok := r.live[id]
+	if !ok {
+		l = &live{Live: Live{Status: Unknown}, latest: map[string]reading.Latest{}}
+		r.live[id] = l
+	}
+	return l
+}
+
 // Observe records stored readings as the stations' latest values.
 func (r *Registry) Observe(rs []reading.Reading) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	at := func(i int) (string, reading.Medium) { return rs[i].Station, rs[i].Medium }
+	r.mu.RLock()
+	ok := r.known(len(rs), at)
+	r.mu.RUnlock()
+	if !ok {
+		r.mu.Lock()
+		for _, rd := range rs {
+			r.ensure(rd.Point, rd.Station, rd.Medium)
+		}
+		r.mu.Unlock()
+	}
+	r.liveMu.Lock()
+	defer r.liveMu.Unlock()
 	for _, rd := range rs {
-		e := r.ensure(rd.Point, rd.Station, rd.Medium)
+		e := r.liveOf(rd.Station)
 		if rd.Time.After(e.LastSeen) {
 			e.LastSeen = rd.Time
 		}
@@ -212,14 +265,19 @@ func (r *Registry) Observe(rs []reading.Reading) {
 // Seed rebuilds the latest values from a store at start.
 func (r *Registry) Seed(ls []reading.Latest) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	kept := ls[:0:0]
 	for _, l := range ls {
-		if r.fixed {
-			if _, ok := r.stations[l.Station]; !ok {
-				continue // stored before the registry file dropped it
-			}
+		if _, ok := r.stations[l.Station]; !ok && r.fixed {
+			continue // stored before the registry file dropped it
 		}
-		e := r.ensure(l.Point, l.Station, l.Medium)
+		r.ensure(l.Point, l.Station, l.Medium)
+		kept = append(kept, l)
+	}
+	r.mu.Unlock()
+	r.liveMu.Lock()
+	defer r.liveMu.Unlock()
+	for _, l := range kept {
+		e := r.liveOf(l.Station)
 		if old, ok := e.latest[l.Metric]; !ok || l.Time.After(old.Time) {
 			e.latest[l.Metric] = l
 		}
@@ -229,51 +287,57 @@ func (r *Registry) Seed(ls []reading.Latest) {
 	}
 }
 
-// ensure returns the entry for id, creating it; r.mu must be held.
-func (r *Registry) ensure(point, id string, m reading.Medium) *entry {
-	e, ok := r.stations[id]
-	if !ok {
-		e = &entry{View: View{Station: Station{ID: id, Point: point}, Status: Unknown}, latest: map[string]reading.Latest{}}
-		r.stations[id] = e
-		r.unregistered++ // seeded or observed: counted, not limited
-	}
-	if !slices.Contains(e.Media, m) {
-		e.Media = append(slices.Clone(e.Media), m)
-	}
-	return e
-}
-
 // SetStatus records a station's status message, received at at. Status from an unknown
 // station of a fixed registry is ignored and reported.
 func (r *Registry) SetStatus(point, id string, st Status, at time.Time) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	e, ok := r.stations[id]
+	r.mu.RLock()
+	_, ok := r.stations[id]
+	r.mu.RUnlock()
 	if !ok {
 		if r.fixed {
 			return fmt.Errorf("%w %q", ErrUnknownStation, id)
 		}
-		if err := r.admitNew(id); err != nil {
-			return err
+		r.mu.Lock()
+		if _, ok := r.stations[id]; !ok {
+			if err := r.admitNew(id); err != nil {
+				r.mu.Unlock()
+				return err
+			}
+			r.firstSight(point, id, nil)
 		}
-		e = &entry{View: View{Station: Station{ID: id, Point: point}}, latest: map[string]reading.Latest{}}
-		r.stations[id] = e
-		r.unregistered++
+		r.mu.Unlock()
 	}
+	r.liveMu.Lock()
+	defer r.liveMu.Unlock()
+	e := r.liveOf(id)
 	e.Status, e.StatusAt = st, at
 	return nil
+}
+
+// view returns the view of e, without its live state; r.mu must be held.
+func (r *Registry) view(e *meta) View {
+	pt, ok := r.points[e.st.Point]
+	if !ok {
+		pt = Point{ID: e.st.Point}
+	}
+	return View{Station: e.st.clone(), ServicePoint: pt, Registered: e.registered, Live: Live{Status: Unknown}}
 }
 
 // List returns every station, sorted by point and id.
 func (r *Registry) List() []View {
 	r.mu.RLock()
-	defer r.mu.RUnlock()
 	out := make([]View, 0, len(r.stations))
 	for _, e := range r.stations {
-		v := e.View
-		v.Media = slices.Clone(v.Media)
-		out = append(out, v)
+		out = append(out, r.view(e))
 	}
+	r.mu.RUnlock()
+	r.liveMu.Lock()
+	for i := range out {
+		if l, ok := r.live[out[i].ID]; ok {
+			out[i].Live = l.Live
+		}
+	}
+	r.liveMu.Unlock()
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Point != out[j].Point {
 			return out[i].Point < out[j].Point
@@ -286,124 +350,90 @@ func (r *Registry) List() []View {
 // Get returns one station.
 func (r *Registry) Get(id string) (View, bool) {
 	r.mu.RLock()
-	defer r.mu.RUnlock()
 	e, ok := r.stations[id]
+	var v View
+	if ok {
+		v = r.view(e)
+	}
+	r.mu.RUnlock()
 	if !ok {
 		return View{}, false
 	}
-	v := e.View
-	v.Media = slices.Clone(v.Media)
+	r.liveMu.Lock()
+	if l, ok := r.live[id]; ok {
+		v.Live = l.Live
+	}
+	r.liveMu.Unlock()
 	return v, true
+}
+
+// Location returns station id's time zone, or the registry's default for
+// a station it does not know. windows and alerts count hours and days in
+// it.
+func (r *Registry) Location(id string) *time.Location {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if e, ok := r.stations[id]; ok && e.st.TimeZone != nil {
+		return e.st.TimeZone
+	}
+	return r.zone
 }
 
 // Latest returns the latest value of each metric of station id, sorted by
 // metric name.
 func (r *Registry) Latest(id string) ([]reading.Latest, bool) {
 	r.mu.RLock()
-	defer r.mu.RUnlock()
-	e, ok := r.stations[id]
+	_, ok := r.stations[id]
+	r.mu.RUnlock()
 	if !ok {
 		return nil, false
 	}
-	out := make([]reading.Latest, 0, len(e.latest))
-	for _, l := range e.latest {
-		out = append(out, l)
+	r.liveMu.Lock()
+	defer r.liveMu.Unlock()
+	l := r.live[id]
+	if l == nil {
+		return []reading.Latest{}, true
+	}
+	out := make([]reading.Latest, 0, len(l.latest))
+	for _, v := range l.latest {
+		out = append(out, v)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Metric < out[j].Metric })
 	return out, true
 }
 
-// File is the content of a station registry file.
-type File struct {
-	Stations []Station `yaml:"stations"`
-	// Readers are read-only users of the embedded MQTT broker.
-	Readers []Reader `yaml:"readers"`
+// Points returns the service points of the registry file, sorted by id.
+func (r *Registry) Points() []Point {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]Point, 0, len(r.points))
+	for _, p := range r.points {
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
 }
 
-// LoadFile reads a registry file's stations; see Load.
-func LoadFile(path string) ([]Station, error) {
-	f, err := Load(path)
-	return f.Stations, err
-}
-
-// Load reads a registry file: a YAML list of stations under the key
-// "stations" and of read-only MQTT users under "readers". Every station
-// needs a valid id, a point and known media; a password hash must be a
-// bcrypt hash.
-func Load(path string) (File, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return File{}, fmt.Errorf("station registry: %w", err)
+// Teams returns the teams whose cells contain place g, the one with the
+// most specific cell first (a village's team before its township's), then
+// by id. Their contacts are personal data: keep them off public routes
+// and out of logs.
+func (r *Registry) Teams(g Grid) []Team {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var out []Team
+	for _, t := range r.teams {
+		if t.Covers(g) > 0 {
+			t.Cells = slices.Clone(t.Cells)
+			t.Contacts = slices.Clone(t.Contacts)
+			out = append(out, t)
+		}
 	}
-	var doc File
-	dec := yaml.NewDecoder(strings.NewReader(string(data)))
-	dec.KnownFields(true)
-	if err := dec.Decode(&doc); err != nil {
-		return File{}, fmt.Errorf("station registry %s: %w", path, err)
-	}
-	if err := doc.check(path); err != nil {
-		return File{}, err
-	}
-	return doc, nil
-}
-
-func (doc File) check(path string) error {
-	seen := map[string]bool{}
-	for i, s := range doc.Stations {
-		where := fmt.Sprintf("station registry %s: stations[%d]", path, i)
-		switch {
-		case !ValidID(s.ID):
-			return fmt.Errorf("%s: id %q is not a valid station id", where, s.ID)
-		case seen[s.ID]:
-			return fmt.Errorf("%s: id %q is listed twice", where, s.ID)
-		case !ValidID(s.Point):
-			return fmt.Errorf("%s (%s): point %q is not a valid point id", where, s.ID, s.Point)
-		case len(s.Media) == 0:
-			return fmt.Errorf("%s (%s): media must list air, water or noise", where, s.ID)
-		case !(s.Lat >= -90 && s.Lat <= 90) || !(s.Lon >= -180 && s.Lon <= 180): // NaN fails both
-			return fmt.Errorf("%s (%s): lat %v, lon %v: want |lat| ≤ 90 and |lon| ≤ 180", where, s.ID, s.Lat, s.Lon)
+	sort.SliceStable(out, func(i, j int) bool {
+		if di, dj := out[i].Covers(g), out[j].Covers(g); di != dj {
+			return di > dj
 		}
-		for _, m := range s.Media {
-			if _, err := reading.ParseMedium(string(m)); err != nil {
-				return fmt.Errorf("%s (%s): %w", where, s.ID, err)
-			}
-		}
-		switch s.NoiseZone {
-		case "", "0", "1", "2", "3", "4a", "4b":
-		default:
-			return fmt.Errorf("%s (%s): noise_zone %q is not a GB 3096-2008 class (0, 1, 2, 3, 4a, 4b)", where, s.ID, s.NoiseZone)
-		}
-		switch s.WaterTarget {
-		case "", "I", "II", "III", "IV", "V":
-		default:
-			return fmt.Errorf("%s (%s): water_target %q is not a GB 3838-2002 class (I-V)", where, s.ID, s.WaterTarget)
-		}
-		if err := s.MQTTPasswordHash.check(); err != nil {
-			return fmt.Errorf("%s (%s): mqtt_password_hash: %w", where, s.ID, err)
-		}
-		seen[s.ID] = true
-	}
-	for i, rd := range doc.Readers {
-		where := fmt.Sprintf("station registry %s: readers[%d]", path, i)
-		switch {
-		case !ValidID(rd.Username):
-			return fmt.Errorf("%s: username %q is not valid (1 to 64 letters, digits, '_', '.' or '-')", where, rd.Username)
-		case seen[rd.Username]:
-			return fmt.Errorf("%s: username %q is listed twice, or is a station id", where, rd.Username)
-		case rd.PasswordHash == "":
-			return fmt.Errorf("%s (%s): password_hash must be set (envmon passwd prints one)", where, rd.Username)
-		case len(rd.Read) == 0:
-			return fmt.Errorf("%s (%s): read must list the topic filters the user may subscribe to", where, rd.Username)
-		}
-		if err := rd.PasswordHash.check(); err != nil {
-			return fmt.Errorf("%s (%s): password_hash: %w", where, rd.Username, err)
-		}
-		for _, f := range rd.Read {
-			if !validFilter(f) {
-				return fmt.Errorf("%s (%s): read: %q is not an MQTT topic filter", where, rd.Username, f)
-			}
-		}
-		seen[rd.Username] = true
-	}
-	return nil
+		return out[i].ID < out[j].ID
+	})
+	return out
 }

@@ -8,23 +8,37 @@ import (
 	"net/url"
 
 	"github.com/envmon/envmon/simulators"
+	"github.com/envmon/envmon/station"
+	"github.com/envmon/envmon/station/demo"
 )
 
 // demoPoint and demoStation are where demo's example command publishes: a
-// point the demo's simulated stations use, and a station none of them is,
-// so that the reading the user sends stays the station's latest.
+// point of the demo registry, and a station it does not list, so that the
+// reading the user sends stays the station's latest and the station shows
+// registered on first sight.
 const (
-	demoPoint   = "p1"
+	demoPoint   = "p-civic"
 	demoStation = "my-station"
 )
 
-// demoSim is the configuration of demo's simulated stations: st-1 to
-// st-N (simulators.Layout), client ids envmon-sim-st-N.
-func demoSim(broker string, stations int, rate float64, logger *slog.Logger) simulators.Config {
+// demoRegistry returns the station registry demo ships (station/demo):
+// five service points of a fictional city and twenty stations.
+func demoRegistry() *station.File {
+	f, err := demo.Registry()
+	if err != nil {
+		panic(err) // embedded, and checked by station/demo's tests
+	}
+	return &f
+}
+
+// demoSim is the configuration of demo's simulated stations: the
+// registry's, st-1 to st-20, then generated ones beyond --sim-stations 20
+// (simulators.Layout); client ids envmon-sim-st-N.
+func demoSim(broker string, reg *station.File, stations int, rate float64, logger *slog.Logger) simulators.Config {
 	return simulators.Config{
 		Broker:   broker,
+		Registry: reg,
 		Stations: stations,
-		Points:   max(1, stations/4),
 		Rate:     rate,
 		QoS:      1,
 		Seed:     1,

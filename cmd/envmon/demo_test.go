@@ -29,7 +29,7 @@ func TestScenariosAvoidDemoIDs(t *testing.T) {
 	var tr simulators.Transport // the defaults, as demo and envmon sim use them
 	demoStations := map[string]bool{}
 	demoClients := map[string]bool{}
-	for _, st := range simulators.Layout(demoSim("", 10_000, 1, nil)) {
+	for _, st := range simulators.Layout(demoSim("", demoRegistry(), 10_000, 1, nil)) {
 		if !strings.HasPrefix(st.ID, "st-") {
 			t.Fatalf("demo station %s is outside the demo's namespace st-N", st.ID)
 		}

@@ -24,6 +24,7 @@ Commands:
   demo      serve, plus about 20 simulated stations at 5 service points
   sim       publish simulated station readings to an MQTT broker
   passwd    print the bcrypt hash of a password read from stdin, for the station registry
+  token     create a bearer token for the enforcement API (token create --role R)
   aqi       compute an air quality index (HJ 633-2026, HJ 633-2012, US EPA)
   water     classify surface water (GB 3838-2002)
   noise     evaluate noise levels against GB 3096-2008
@@ -56,6 +57,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return sim(ctx, rest, stdout, stderr)
 	case "passwd":
 		return passwd(rest, os.Stdin, stdout, stderr)
+	case "token":
+		return token(ctx, rest, stdout, stderr)
 	case "aqi":
 		return calc.AQI(rest, stdout, stderr)
 	case "water":

@@ -76,7 +76,7 @@ func TestDemo(t *testing.T) {
 // --sim-stations n.
 func demoIDs(n int) []string {
 	var ids []string
-	for _, st := range simulators.Layout(demoSim("", n, 1, nil)) {
+	for _, st := range simulators.Layout(demoSim("", demoRegistry(), n, 1, nil)) {
 		ids = append(ids, st.ID)
 	}
 	return ids

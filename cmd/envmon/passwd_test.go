@@ -149,7 +149,9 @@ func TestProvisionedStation(t *testing.T) {
 		t.Skip("runs envmon serve and mosquitto clients")
 	}
 	registry := filepath.Join(t.TempDir(), "stations.yaml")
-	err := os.WriteFile(registry, []byte(fmt.Sprintf(`stations:
+	err := os.WriteFile(registry, []byte(fmt.Sprintf(`points:
+  - {id: p1, type: specialised}
+stations:
   - id: st-1
     point: p1
     media: [air]
@@ -234,7 +236,7 @@ func TestOpenRegistrationWarns(t *testing.T) {
 	}
 
 	_, port, log = startServe(t, "demo", "--sim-stations", "1")
-	if out, err := mosquitto(t, "mosquitto_pub", "-h", "127.0.0.1", "-p", port, "-q", "1", "-t", "envmon/p1/my-station/air", "-m", `{"values":{"pm25":1}}`); err != nil {
+	if out, err := mosquitto(t, "mosquitto_pub", "-h", "127.0.0.1", "-p", port, "-q", "1", "-t", "envmon/"+demoPoint+"/"+demoStation+"/air", "-m", `{"values":{"pm25":1}}`); err != nil {
 		t.Errorf("demo refused an anonymous station: %v: %s", err, out)
 	}
 	if strings.Contains(log.String(), "open registration is on") {

@@ -31,6 +31,10 @@ func TestStalledReadersRSS(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "stations.yaml")
 	var b strings.Builder
+	b.WriteString("points:\n")
+	for i := range 500 {
+		fmt.Fprintf(&b, "  - {id: p%03d, name: Point %d, type: comprehensive, grid: {county: County %d}}\n", i, i, i%10)
+	}
 	b.WriteString("stations:\n")
 	for i := range 10_000 {
 		fmt.Fprintf(&b, "  - {id: st-%05d, point: p%03d, name: Station %d, lat: 30.6, lon: 104.1, media: [air, noise], noise_zone: \"2\"}\n", i, i%500, i)

@@ -14,6 +14,7 @@ import (
 	"github.com/envmon/envmon/internal/config"
 	"github.com/envmon/envmon/internal/logx"
 	"github.com/envmon/envmon/simulators"
+	"github.com/envmon/envmon/station"
 )
 
 // defaults returns the settings before any file, variable or flag; tests
@@ -69,17 +70,29 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, demo bo
 			"addr", cfg.MQTT.Addr)
 	}
 
-	a, err := app.New(ctx, cfg, app.Options{
+	opts := app.Options{
 		Logger:    logger,
 		MovePorts: demo,
 		Chosen:    func(flag string) bool { return loader.Set(flag, os.Getenv) },
-	})
+	}
+	var simRegistry *station.File
+	if demo {
+		// The demo's stations are its embedded registry's, or those of
+		// the registry file given.
+		simRegistry = demoRegistry()
+		if cfg.Stations.File == "" {
+			opts.Stations = simRegistry
+		} else if f, err := station.Load(cfg.Stations.File); err == nil {
+			simRegistry = &f
+		} // else app.New reports the file's problems
+	}
+	a, err := app.New(ctx, cfg, opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "envmon %s: %v\n", name, err)
 		return 1
 	}
 	if demo {
-		simCfg := demoSim(a.BrokerURL(), simStations, simRate, logger)
+		simCfg := demoSim(a.BrokerURL(), simRegistry, simStations, simRate, logger)
 		go func() {
 			if err := simulators.Run(ctx, simCfg, nil); err != nil {
 				logger.Error("simulator stopped", "err", err)

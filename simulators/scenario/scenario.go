@@ -1,5 +1,6 @@
 // Package scenario runs scripted simulations: a YAML file describes
-// service points and their stations, the episodes that happen to them
+// service points and their stations, in a registry section of the station
+// registry file format (package station), the episodes that happen to them
 // (pollution, rain, night construction, outages, faulty sensors) and the
 // outcomes expected through envmon's HTTP API. Run publishes the scenario
 // over MQTT; Verify then checks each expectation and reports what happened
@@ -29,6 +30,7 @@ import (
 
 	"github.com/envmon/envmon/reading"
 	"github.com/envmon/envmon/simulators"
+	"github.com/envmon/envmon/station"
 )
 
 // Scenario is a parsed scenario file.
@@ -42,27 +44,28 @@ type Scenario struct {
 	StartOfDay time.Duration
 	Duration   time.Duration
 	Seed       uint64
-	Points     []Point
-	Episodes   []Episode
-	Expect     []Expectation
+	// Registry is the scenario's registry section, as package station
+	// reads a registry file.
+	Registry station.File
+	Points   []Point
+	Episodes []Episode
+	Expect   []Expectation
 }
 
-// Point is a service point and its stations.
+// Point is a service point of the registry section, with its stations
+// and, for a mobile point, its route.
 type Point struct {
-	ID    string
-	Type  simulators.PointType
+	station.Point
 	Route []Stop
 	// Stations are the point's stations.
 	Stations []Station
 }
 
-// Station is one station of a point.
+// Station is a station of the registry section, with how it publishes.
 type Station struct {
-	ID        string
-	Media     []reading.Medium
-	NoiseZone string
-	Interval  time.Duration
-	Format    simulators.Format
+	station.Station
+	Interval time.Duration
+	Format   simulators.Format
 }
 
 // Stop is a stop of a mobile point's route, at an offset from the start.
@@ -94,24 +97,19 @@ type file struct {
 	Interval    time.Duration `yaml:"interval"`
 	Seed        uint64        `yaml:"seed"`
 	Format      string        `yaml:"format"`
-	Points      []pointYAML   `yaml:"points"`
-	Episodes    []episodeYAML `yaml:"episodes"`
-	Expect      []yaml.Node   `yaml:"expect"`
+	// Registry is a station registry, in the registry file format.
+	Registry yaml.Node `yaml:"registry"`
+	// Publish sets how stations publish, by station id.
+	Publish map[string]publishYAML `yaml:"publish"`
+	// Routes are the mobile points' routes, by point id.
+	Routes   map[string][]stopYAML `yaml:"routes"`
+	Episodes []episodeYAML         `yaml:"episodes"`
+	Expect   []yaml.Node           `yaml:"expect"`
 }
 
-type pointYAML struct {
-	ID       string        `yaml:"id"`
-	Type     string        `yaml:"type"`
-	Route    []stopYAML    `yaml:"route"`
-	Stations []stationYAML `yaml:"stations"`
-}
-
-type stationYAML struct {
-	ID        string        `yaml:"id"`
-	Media     []string      `yaml:"media"`
-	NoiseZone string        `yaml:"noise_zone"`
-	Interval  time.Duration `yaml:"interval"`
-	Format    string        `yaml:"format"`
+type publishYAML struct {
+	Interval time.Duration `yaml:"interval"`
+	Format   string        `yaml:"format"`
 }
 
 type stopYAML struct {
@@ -142,7 +140,11 @@ type episodeYAML struct {
 
 // Parse parses a scenario file. Its expectations are decoded by kinds
 // (nil: the built-in kinds).
-func Parse(data []byte, kinds *Kinds) (*Scenario, error) {
+func Parse(data []byte, kinds *Kinds) (*Scenario, error) { return parse("", data, kinds) }
+
+// parse parses a scenario file called name ("" for the scenario's name
+// and .yaml) in errors.
+func parse(name string, data []byte, kinds *Kinds) (*Scenario, error) {
 	if kinds == nil {
 		kinds = NewKinds()
 	}
@@ -161,6 +163,9 @@ func Parse(data []byte, kinds *Kinds) (*Scenario, error) {
 	}
 	if f.Name == "" {
 		return fail("name is required")
+	}
+	if name == "" {
+		name = f.Name + ".yaml"
 	}
 	s := &Scenario{Name: f.Name, Title: f.Title, Description: strings.TrimSpace(f.Description), Duration: f.Duration, Seed: f.Seed}
 	tz := f.Timezone
@@ -196,56 +201,54 @@ func Parse(data []byte, kinds *Kinds) (*Scenario, error) {
 	}
 	ctx := &Context{s: s}
 
+	if f.Registry.Kind == 0 {
+		return fail("registry is required: its points and stations, as in a station registry file")
+	}
+	if s.Registry, err = station.DecodeNode(name, &f.Registry); err != nil {
+		return fail("registry: %v", err)
+	}
 	ids := map[string]bool{}
-	for i, p := range f.Points {
-		pt := Point{ID: p.ID, Type: simulators.PointType(p.Type)}
-		if pt.Type == "" {
-			pt.Type = simulators.Specialised
+	byPoint := map[string][]Station{}
+	for _, st := range s.Registry.Stations {
+		x := Station{Station: st, Interval: interval, Format: format}
+		if pub, ok := f.Publish[st.ID]; ok {
+			if pub.Interval != 0 {
+				x.Interval = pub.Interval
+			}
+			if pub.Format != "" {
+				if x.Format, err = simulators.ParseFormat(pub.Format); err != nil {
+					return fail("publish: %s: %v", st.ID, err)
+				}
+			}
 		}
-		for j, st := range p.Route {
+		ids[st.ID] = true
+		byPoint[st.Point] = append(byPoint[st.Point], x)
+	}
+	for id := range f.Publish {
+		if !ids[id] {
+			return fail("publish: station %s is not in the registry section", id)
+		}
+	}
+	routes := map[string]bool{}
+	for _, p := range s.Registry.Points {
+		pt := Point{Point: p, Stations: byPoint[p.ID]}
+		for j, st := range f.Routes[p.ID] {
 			at, err := ctx.Offset(st.Arrive)
 			if err != nil {
-				return fail("points[%d] (%s): route[%d]: arrive: %v", i, p.ID, j, err)
+				return fail("routes: %s[%d]: arrive: %v", p.ID, j, err)
 			}
 			pt.Route = append(pt.Route, Stop{Position: simulators.Position{Lat: st.Lat, Lon: st.Lon}, Arrive: at, Stay: st.Stay})
 		}
-		if len(p.Stations) == 0 {
-			return fail("points[%d] (%s) has no stations", i, p.ID)
-		}
-		var media []reading.Medium
-		for _, st := range p.Stations {
-			x := Station{ID: st.ID, NoiseZone: st.NoiseZone, Interval: st.Interval, Format: format}
-			if x.Interval == 0 {
-				x.Interval = interval
-			}
-			if st.Format != "" {
-				if x.Format, err = simulators.ParseFormat(st.Format); err != nil {
-					return fail("station %s: %v", st.ID, err)
-				}
-			}
-			for _, m := range st.Media {
-				md, err := reading.ParseMedium(m)
-				if err != nil {
-					return fail("station %s: %v", st.ID, err)
-				}
-				x.Media = append(x.Media, md)
-				if !slices.Contains(media, md) {
-					media = append(media, md)
-				}
-			}
-			if ids[x.ID] {
-				return fail("station %s is listed twice", x.ID)
-			}
-			ids[x.ID] = true
-			if _, _, ok := simulators.NoiseLimits(x.NoiseZone); x.NoiseZone != "" && !ok {
-				return fail("station %s: noise_zone %q is not a GB 3096-2008 class (0, 1, 2, 3, 4a, 4b)", x.ID, x.NoiseZone)
-			}
-			pt.Stations = append(pt.Stations, x)
-		}
-		if pt.Type == simulators.Specialised && len(media) > 1 {
-			return fail("point %s is specialised but its stations measure %v: make it comprehensive", p.ID, media)
+		routes[p.ID] = true
+		if len(pt.Stations) == 0 {
+			return fail("point %s has no stations", p.ID)
 		}
 		s.Points = append(s.Points, pt)
+	}
+	for id := range f.Routes {
+		if !routes[id] {
+			return fail("routes: point %s is not in the registry section", id)
+		}
 	}
 	if len(ids) == 0 {
 		return fail("no stations: list points and their stations")
@@ -336,9 +339,10 @@ func (s *Scenario) stations(start time.Time) []simulators.StationConfig {
 			route = append(route, simulators.Stop{Position: st.Position, Arrive: start.Add(st.Arrive), Stay: st.Stay})
 		}
 		for _, st := range p.Stations {
-			sc := simulators.StationConfig{
-				ID: st.ID, Point: p.ID, Type: p.Type, Media: st.Media, NoiseZone: st.NoiseZone,
-				Interval: st.Interval, Route: route, Format: st.Format, Seed: stationSeed(s.Seed, st.ID), Location: s.Location,
+			sc := simulators.StationConfigFor(st.Station, p.Point)
+			sc.Interval, sc.Route, sc.Format, sc.Seed = st.Interval, route, st.Format, stationSeed(s.Seed, st.ID)
+			if sc.Location == nil {
+				sc.Location = s.Location
 			}
 			for _, e := range s.Episodes {
 				if e.Stations != nil && !slices.Contains(e.Stations, st.ID) {
@@ -471,7 +475,7 @@ func Names() []string {
 func Open(nameOrPath string, kinds *Kinds) (*Scenario, error) {
 	if !strings.ContainsAny(nameOrPath, `/\`) && path.Ext(nameOrPath) == "" {
 		if data, err := fs.ReadFile(simulators.Library(), nameOrPath+".yaml"); err == nil {
-			return Parse(data, kinds)
+			return parse("simulators/scenarios/"+nameOrPath+".yaml", data, kinds)
 		}
 		if _, err := os.Stat(nameOrPath); err != nil {
 			return nil, fmt.Errorf("scenario %q is neither a shipped scenario (%s) nor a file", nameOrPath, strings.Join(Names(), ", "))
@@ -481,5 +485,5 @@ func Open(nameOrPath string, kinds *Kinds) (*Scenario, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scenario: %w", err)
 	}
-	return Parse(data, kinds)
+	return parse(nameOrPath, data, kinds)
 }

@@ -50,10 +50,12 @@ func TestParseErrors(t *testing.T) {
 	const base = `name: t
 duration: 2h
 start: "10:00"
-points:
-  - id: p1
-    stations:
-      - {id: st-1, media: [air]}
+registry:
+  points:
+    - id: p1
+      type: specialised
+  stations:
+    - {id: st-1, point: p1, media: [air]}
 `
 	tests := []struct {
 		name, yaml, want string
@@ -64,8 +66,14 @@ points:
 		{"bad start", strings.Replace(base, `"10:00"`, `"25:00"`, 1), "start"},
 		{"bad medium", strings.Replace(base, "[air]", "[soil]", 1), `unknown medium "soil"`},
 		{"specialised with two media", strings.Replace(base, "[air]", "[air, noise]", 1), "make it comprehensive"},
-		{"mobile without route", strings.Replace(base, "id: p1", "id: p1\n    type: mobile", 1), "needs a route"},
-		{"bad noise zone", strings.Replace(base, "[air]}", "[air], noise_zone: \"5\"}", 1), "GB 3096-2008"},
+		{"mobile without route", strings.Replace(base, "type: specialised", "type: mobile", 1), "needs a route"},
+		{"bad noise zone", strings.Replace(base, "[air]}", "[noise], noise_zone: \"5\"}", 1), `t.yaml:9: stations[0] (st-1): noise_zone "5" is not a GB 3096-2008 class`},
+		{"no registry", strings.Replace(base, "registry:", "elsewhere:", 1), "field elsewhere not found"},
+		{"registry unknown point", strings.Replace(base, "point: p1", "point: p2", 1), `t.yaml:9: stations[0] (st-1): point "p2" is not one of the file's points`},
+		{"route of an unknown point", base + "routes:\n  p9: [{lat: 1, lon: 1, arrive: \"10:30\", stay: 10m}]\n", "routes: point p9 is not in the registry section"},
+		{"route of a fixed point", base + "routes:\n  p1: [{lat: 1, lon: 1, arrive: \"10:30\", stay: 10m}]\n", "only a mobile station has a route"},
+		{"publish of an unknown station", base + "publish:\n  st-9: {format: senml}\n", "publish: station st-9 is not in the registry section"},
+		{"publish bad format", base + "publish:\n  st-1: {format: xml}\n", "publish: st-1:"},
 		{"episode station unknown", base + "episodes:\n  - {kind: stuck, station: st-2}\n", "st-2 is not in the scenario"},
 		{"episode without station", base + "episodes:\n  - {kind: stuck}\n", "name its station"},
 		{"episode kind unknown", base + "episodes:\n  - {kind: meteor, station: st-1}\n", `"meteor" is not one of`},
@@ -117,7 +125,7 @@ func TestKindsPlugIn(t *testing.T) {
 	}
 	s, err := Parse([]byte(`name: t
 duration: 1h
-points: [{id: p, stations: [{id: s, media: [air]}]}]
+registry: {points: [{id: p, type: specialised}], stations: [{id: s, point: p, media: [air]}]}
 expect:
   - {kind: alert, station: s, rule: pm25-level-5}
   - {kind: status, station: s, status: online}
