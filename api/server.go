@@ -74,7 +74,7 @@ func Handler(cfg Config) http.Handler {
 		cfg.Gatherer = prometheus.NewRegistry()
 	}
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID, middleware.RealIP, newHTTPMetrics(cfg.Registerer).middleware, requestLogger(cfg.Logger),
+	r.Use(middleware.RequestID, newHTTPMetrics(cfg.Registerer).middleware, requestLogger(cfg.Logger),
 		middleware.Recoverer, problemFor405, headAsGet)
 	r.NotFound(notFound)
 

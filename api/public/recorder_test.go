@@ -1,0 +1,5 @@
+package public
+
+import "net/http/httptest"
+
+func newRecorder() *httptest.ResponseRecorder { return httptest.NewRecorder() }
