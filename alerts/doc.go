@@ -1,8 +1,18 @@
-// Package alerts will evaluate readings against the national standards and
-// thresholds — AQI levels (HJ 633), water classes (GB 3838-2002), noise limits
-// (GB 3096-2008), station offline and sensor faults — and raise alerts into
-// the complaint queue. It is empty until the alerting issue fills it.
+// Package alerts owns envmon's alert episodes: it evaluates the accepted
+// readings and the hourly windows against the rules of alerts/rules, keeps
+// episodes (pending, firing, resolved) with their evidence and audit trail
+// in the shared database, with one open episode per rule and station kept
+// by a unique index, and sends notifications through a transactional
+// outbox to the notifiers of alerts/notify. It serves /api/v1/alerts.
 //
-// alerts may import reading, station and quality; it must not import api or
-// ingest.
+// The Engine is a sink of the stream of accepted readings (ingest.Sink) on
+// the replica that owns the station, and a component whose clock pass
+// evaluates what depends on time (offline, repeats). The Dispatcher is the
+// component that delivers the outbox. docs/ALERTS.md describes the rules,
+// the states and the guarantees.
+//
+// alerts may import reading, quality, windows (its types), db, auth,
+// ingest (for ingest.Accepted) and its own subpackages; it must not import
+// api, app or station: what it needs of the registry it declares as
+// Stations, and the service adapts the registry to it.
 package alerts

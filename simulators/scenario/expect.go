@@ -44,8 +44,8 @@ type Kinds struct {
 	m map[string]Decoder
 }
 
-// NewKinds returns the built-in kinds: stored, latest, stat, qc, status
-// and aqi.
+// NewKinds returns the built-in kinds: stored, latest, stat, qc, status,
+// aqi and alert.
 func NewKinds() *Kinds {
 	k := &Kinds{m: map[string]Decoder{}}
 	k.m["stored"] = decodeStored
@@ -54,6 +54,7 @@ func NewKinds() *Kinds {
 	k.m["qc"] = decodeQC
 	k.m["status"] = decodeStatus
 	k.m["aqi"] = decodeAQI
+	k.m["alert"] = decodeAlert
 	return k
 }
 

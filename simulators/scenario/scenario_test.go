@@ -79,7 +79,7 @@ registry:
 		{"episode kind unknown", base + "episodes:\n  - {kind: meteor, station: st-1}\n", `"meteor" is not one of`},
 		{"episode outside", base + "episodes:\n  - {kind: stuck, station: st-1, at: \"09:00\"}\n", "not within the scenario"},
 		{"level without metric", base + "episodes:\n  - {kind: level, station: st-1, value: 3}\n", "needs the metrics"},
-		{"expectation kind unknown", base + "expect:\n  - {kind: alert, station: st-1}\n", `kind "alert" is not one of aqi, latest, qc, stat, status, stored`},
+		{"expectation kind unknown", base + "expect:\n  - {kind: forecast, station: st-1}\n", `kind "forecast" is not one of alert, aqi, latest, qc, stat, status, stored`},
 		{"expectation misspelt key", base + "expect:\n  - {kind: stored, station: st-1, metric: pm25, mni: 3}\n", "field mni not found"},
 		{"expectation bad metric", base + "expect:\n  - {kind: stored, station: st-1, metric: pm2.5}\n", `"pm2.5" is not a metric`},
 		{"expectation bad flag", base + "expect:\n  - {kind: qc, station: st-1, metric: pm25, fault: spike, flags: [wobbly]}\n", `"wobbly" is not a QC flag`},
@@ -110,7 +110,7 @@ func TestKindsPlugIn(t *testing.T) {
 		Station string `yaml:"station"`
 		Rule    string `yaml:"rule"`
 	}
-	err := k.Register("alert", func(c *Context, node *yaml.Node) (Expectation, error) {
+	err := k.Register("custom_alert", func(c *Context, node *yaml.Node) (Expectation, error) {
 		var a alert
 		if err := DecodeStrict(node, &a); err != nil {
 			return nil, err
@@ -127,7 +127,7 @@ func TestKindsPlugIn(t *testing.T) {
 duration: 1h
 registry: {points: [{id: p, type: specialised}], stations: [{id: s, point: p, media: [air]}]}
 expect:
-  - {kind: alert, station: s, rule: pm25-level-5}
+  - {kind: custom_alert, station: s, rule: pm25-level-5}
   - {kind: status, station: s, status: online}
 `), k)
 	if err != nil {

@@ -1,0 +1,713 @@
+package alerts
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/envmon/envmon/alerts/notify"
+	"github.com/envmon/envmon/alerts/rules"
+	"github.com/envmon/envmon/db"
+	"github.com/envmon/envmon/ingest"
+	"github.com/envmon/envmon/quality"
+	"github.com/envmon/envmon/reading"
+)
+
+// Engine evaluates the rules: incrementally per station as a sink of the
+// stream of accepted readings, and by the clock for offline and repeats.
+// It is safe for concurrent use.
+type Engine struct {
+	cfg     Config
+	db      *db.DB
+	log     *slog.Logger
+	metrics *metrics
+	hub     *hub
+	def     *time.Location
+
+	mu       sync.Mutex
+	stations map[string]*stationState
+	// byKind lists the rules of each kind.
+	byKind map[rules.Kind][]*rules.Rule
+	// nudge wakes the dispatcher after a commit.
+	nudge chan struct{}
+	// water holds the GB 3838-2002 parameters.
+	water map[string]bool
+}
+
+// stationState is one station's evaluation state.
+type stationState struct {
+	id, point   string
+	medium      reading.Medium
+	info        StationInfo
+	known       bool // info came from the registry
+	owned       bool
+	lastArrival time.Time
+	lastEvent   time.Time
+	willAt      time.Time // when its connection ended, if after its last arrival
+	hourDone    time.Time // the last hour end the windowed rules were evaluated at
+	hourRetry   bool      // that hour had no valid value yet: ask again by the clock
+	dirty       bool
+	tracks      map[string]*track
+	faults      map[string]*fault // by metric
+	recent      map[string][]sample
+}
+
+type sample struct {
+	T time.Time `json:"time"`
+	V float64   `json:"value"`
+}
+
+// fault tracks one metric for the sensor-fault rule.
+type fault struct {
+	flaggedSince time.Time
+	flags        reading.Flags
+	stuckSince   time.Time
+	last         float64
+	hasLast      bool
+}
+
+// track is the evaluation state of one rule at one station.
+type track struct {
+	ep           *Episode  // the open episode, or nil
+	lastEval     time.Time // evaluated through, in the rule's time
+	lastResolved time.Time
+}
+
+// New returns an engine; it migrates the alerts tables and loads open
+// episodes and station arrivals from the database, so that evaluation goes
+// on where it stopped.
+func New(ctx context.Context, cfg Config) (*Engine, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	if err := Migrate(ctx, cfg.DB); err != nil {
+		return nil, err
+	}
+	def, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{
+		cfg: cfg, db: cfg.DB, log: cfg.Logger, def: def,
+		stations: map[string]*stationState{},
+		byKind:   map[rules.Kind][]*rules.Rule{},
+		nudge:    make(chan struct{}, 1),
+		hub:      newHub(),
+	}
+	e.water = map[string]bool{}
+	for _, p := range quality.WaterParameters() {
+		e.water[p.Key] = true
+	}
+	for _, r := range cfg.Rules.Rules {
+		e.byKind[r.Kind] = append(e.byKind[r.Kind], r)
+	}
+	e.metrics = newMetrics(e)
+	if cfg.Registerer != nil {
+		if err := e.metrics.register(cfg.Registerer); err != nil {
+			return nil, err
+		}
+	}
+	if err := e.load(ctx); err != nil {
+		return nil, fmt.Errorf("alerts: load state: %w", err)
+	}
+	return e, nil
+}
+
+// load rebuilds the in-memory state from the database.
+func (e *Engine) load(ctx context.Context) error {
+	rows, err := e.db.SQL().QueryContext(ctx, `SELECT station, point, medium, last_arrival, last_event, will_at FROM alerts_stations`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var id, point, medium string
+		var arr, ev int64
+		var will sql.NullInt64
+		if err := rows.Scan(&id, &point, &medium, &arr, &ev, &will); err != nil {
+			rows.Close()
+			return err
+		}
+		st := e.station(id)
+		st.point, st.medium = point, reading.Medium(medium)
+		st.lastArrival, st.lastEvent, st.willAt = time.UnixMilli(arr).UTC(), time.UnixMilli(ev).UTC(), fromNull(will)
+		st.owned = true // until a reading says otherwise
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	// The open episode of each rule and station, and the newest resolved
+	// one, for replay and flap damping.
+	rows, err = e.db.SQL().QueryContext(ctx, `SELECT `+episodeCols+` FROM alerts_episodes e
+		WHERE state <> 'resolved' OR resolved_at = (SELECT MAX(resolved_at) FROM alerts_episodes x WHERE x.rule = e.rule AND x.station = e.station)`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		ep, err := scanEpisode(rows)
+		if err != nil {
+			return err
+		}
+		if e.cfg.Rules.Get(ep.Rule) == nil {
+			continue
+		}
+		st := e.station(ep.Station)
+		if st.point == "" {
+			st.point = ep.Point
+		}
+		tr := st.track(ep.Rule)
+		tr.adopt(ep)
+	}
+	return rows.Err()
+}
+
+// adopt makes ep the track's state, as stored.
+func (tr *track) adopt(ep *Episode) {
+	for _, t := range []*time.Time{&ep.StartedAt, ep.FiringAt, ep.ResolvedAt, ep.ClearSince} {
+		if t != nil && t.After(tr.lastEval) {
+			tr.lastEval = *t
+		}
+	}
+	if ep.State == Resolved {
+		tr.ep = nil
+		if ep.ResolvedAt != nil && ep.Fired {
+			tr.lastResolved = *ep.ResolvedAt
+		}
+		return
+	}
+	tr.ep = ep
+}
+
+func (e *Engine) station(id string) *stationState {
+	st := e.stations[id]
+	if st == nil {
+		st = &stationState{id: id, tracks: map[string]*track{}, faults: map[string]*fault{}}
+		e.stations[id] = st
+	}
+	return st
+}
+
+func (st *stationState) track(rule string) *track {
+	tr := st.tracks[rule]
+	if tr == nil {
+		tr = &track{}
+		st.tracks[rule] = tr
+	}
+	return tr
+}
+
+// loc returns the station's time zone.
+func (e *Engine) loc(st *stationState) *time.Location {
+	if st.info.Location != nil {
+		return st.info.Location
+	}
+	return e.def
+}
+
+// Name is the sink's and component's name.
+func (e *Engine) Name() string { return "alerts" }
+
+// Consume evaluates a batch of accepted readings (ingest.Sink). Readings of
+// stations another replica owns only update the station's last arrival.
+// Consuming a batch again changes nothing: each rule skips readings older
+// than what it has evaluated, and transitions are conditional updates.
+func (e *Engine) Consume(ctx context.Context, batch []ingest.Accepted) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var errs []error
+	for i := range batch {
+		if err := e.consume(ctx, &batch[i]); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := e.flushStations(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func (e *Engine) consume(ctx context.Context, a *ingest.Accepted) error {
+	st := e.station(a.Station)
+	if !st.known {
+		if info, ok := e.cfg.Stations.StationInfo(a.Station); ok {
+			st.info, st.known = info, true
+		}
+	}
+	if a.Point != "" {
+		st.point = a.Point
+	}
+	st.medium = a.Medium
+	st.owned = a.Owned
+	arrived := a.Arrived
+	if arrived.IsZero() {
+		arrived = e.cfg.Now()
+	}
+	if arrived.After(st.lastArrival) {
+		st.lastArrival, st.dirty = arrived, true
+	}
+	if a.Time.After(st.lastEvent) {
+		st.lastEvent, st.dirty = a.Time, true
+	}
+	if !st.willAt.IsZero() && !arrived.Before(st.willAt) {
+		st.willAt, st.dirty = time.Time{}, true
+	}
+	if !a.Owned {
+		return nil
+	}
+	e.metrics.evaluations.Add(1)
+	var errs []error
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	// Data is back: offline resolves at the arrival.
+	for _, r := range e.byKind[rules.Offline] {
+		add(e.step(ctx, st, r, input{breach: false, clear: true, at: arrived, value: 0, by: "reading"}))
+	}
+	add(e.evalFault(ctx, st, a))
+	add(e.evalRaw(ctx, st, a))
+	// The hours that ended before this reading's hour are complete.
+	loc := e.loc(st)
+	t := a.Time.In(loc)
+	hourEnd := time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), 0, 0, 0, loc)
+	if hourEnd.After(st.hourDone) {
+		st.hourDone = hourEnd
+		st.hourRetry = !e.evalHour(ctx, st, hourEnd, add)
+	}
+	return errors.Join(errs...)
+}
+
+// flushStations persists the stations' last arrivals, in one transaction.
+func (e *Engine) flushStations(ctx context.Context) error {
+	var dirty []*stationState
+	for _, st := range e.stations {
+		if st.dirty {
+			dirty = append(dirty, st)
+		}
+	}
+	if len(dirty) == 0 {
+		return nil
+	}
+	greatest := "GREATEST"
+	if e.db.Engine() == db.SQLite {
+		greatest = "MAX"
+	}
+	q := `INSERT INTO alerts_stations (station, point, medium, last_arrival, last_event, will_at) VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (station) DO UPDATE SET point = excluded.point, medium = excluded.medium,
+	last_arrival = ` + greatest + `(alerts_stations.last_arrival, excluded.last_arrival),
+	last_event = ` + greatest + `(alerts_stations.last_event, excluded.last_event),
+	will_at = excluded.will_at`
+	err := e.db.Tx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, q)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, st := range dirty {
+			if _, err := stmt.ExecContext(ctx, st.id, st.point, string(st.medium), ms(st.lastArrival), ms(st.lastEvent), nullMs(st.willAt)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("alerts: save station arrivals: %w", err)
+	}
+	for _, st := range dirty {
+		st.dirty = false
+	}
+	return nil
+}
+
+// StationDisconnected tells the engine that a station's connection ended
+// (its last will, or a status message saying offline) at t, by arrival
+// time. The offline rule fires for it at the next clock pass if nothing
+// arrives after t.
+func (e *Engine) StationDisconnected(ctx context.Context, point, station string, t time.Time) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	st := e.station(station)
+	if point != "" {
+		st.point = point
+	}
+	if t.Before(st.lastArrival) {
+		return nil
+	}
+	st.willAt, st.dirty = t, true
+	if st.lastArrival.IsZero() {
+		st.lastArrival, st.lastEvent = t, t
+	}
+	return e.flushStations(ctx)
+}
+
+// Run runs the clock pass every Tick until ctx ends.
+func (e *Engine) Run(ctx context.Context) error {
+	t := time.NewTicker(e.cfg.Tick)
+	defer t.Stop()
+	for {
+		if err := e.Tick(ctx); err != nil && ctx.Err() == nil {
+			e.log.Warn("alerts clock pass", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Tick runs one clock pass at Config.Now: offline, windowed rules whose
+// hour was not yet answerable, and repeat notifications.
+func (e *Engine) Tick(ctx context.Context) error {
+	now := e.cfg.Now()
+	e.mu.Lock()
+	var errs []error
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, st := range e.stations {
+		if !st.owned {
+			continue
+		}
+		for _, r := range e.byKind[rules.Offline] {
+			add(e.evalOffline(ctx, st, r, now))
+		}
+		if st.hourRetry {
+			st.hourRetry = !e.evalHour(ctx, st, st.hourDone, add)
+		}
+	}
+	e.mu.Unlock()
+	add(e.repeats(ctx, now))
+	return errors.Join(errs...)
+}
+
+func (e *Engine) evalOffline(ctx context.Context, st *stationState, r *rules.Rule, now time.Time) error {
+	if st.lastArrival.IsZero() {
+		return nil
+	}
+	silent := now.Sub(st.lastArrival)
+	will := *r.LastWill && !st.willAt.IsZero()
+	breach := will || silent > r.After
+	since := st.lastArrival.Add(r.After)
+	note := fmt.Sprintf("nothing received since %s", st.lastArrival.UTC().Format(time.RFC3339))
+	if will {
+		since = st.willAt
+		note = fmt.Sprintf("connection ended at %s", st.willAt.UTC().Format(time.RFC3339))
+	}
+	if !breach {
+		return nil
+	}
+	return e.step(ctx, st, r, input{breach: true, since: since, at: now, by: "clock", note: note, evidence: func() any {
+		return map[string]any{"last_arrival": st.lastArrival, "last_event": st.lastEvent, "silent": silent.Round(time.Second).String(),
+			"after": r.After.String(), "last_will": will, "will_at": tp(st.willAt)}
+	}, data: rules.Data{Since: silent.Round(time.Minute).String()}})
+}
+
+// inhibitor returns the firing inhibitor rule (offline or sensor fault) of
+// the station, if any.
+func (e *Engine) inhibitor(st *stationState) string {
+	for _, k := range []rules.Kind{rules.Offline, rules.SensorFault} {
+		for _, r := range e.byKind[k] {
+			if tr := st.tracks[r.Name]; tr != nil && tr.ep != nil && tr.ep.State == Firing {
+				return r.Name
+			}
+		}
+	}
+	return ""
+}
+
+// input is one evaluation of one rule at one station.
+type input struct {
+	breach, clear bool
+	// since is when the breach began; at when by default.
+	since, at time.Time
+	value     float64
+	by, note  string
+	evidence  func() any
+	data      rules.Data
+}
+
+// step runs the episode state machine of rule r at station st on in. When
+// an inhibitor (offline, sensor fault) fires, the station's pending
+// threshold-like episodes end at once, unfired: the inhibitor is the alert
+// of the incident.
+func (e *Engine) step(ctx context.Context, st *stationState, r *rules.Rule, in input) error {
+	err := e.step1(ctx, st, r, in)
+	if err != nil || !r.Kind.Inhibitor() {
+		return err
+	}
+	if tr := st.tracks[r.Name]; tr == nil || tr.ep == nil || tr.ep.State != Firing {
+		return nil
+	}
+	for name, other := range st.tracks {
+		o := e.cfg.Rules.Get(name)
+		if o == nil || o.Kind.Inhibitor() || other.ep == nil || other.ep.State != Pending {
+			continue
+		}
+		if err := e.move(ctx, st, o, other, Pending, Resolved, input{at: in.at, by: in.by}, "inhibited by "+r.Name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Engine) step1(ctx context.Context, st *stationState, r *rules.Rule, in input) error {
+	tr := st.track(r.Name)
+	if in.at.Before(tr.lastEval) {
+		return nil // replayed or late: already evaluated
+	}
+	tr.lastEval = in.at
+	if in.since.IsZero() || in.since.After(in.at) {
+		in.since = in.at
+	}
+	inhibitedBy := ""
+	if !r.Kind.Inhibitor() {
+		inhibitedBy = e.inhibitor(st)
+	}
+	hold := tr.lastResolved.IsZero() || in.at.Sub(tr.lastResolved) >= r.MinResolved
+	ep := tr.ep
+	switch {
+	case ep == nil:
+		if !in.breach || inhibitedBy != "" {
+			return nil
+		}
+		state := Pending
+		if in.at.Sub(in.since) >= r.For && hold {
+			state = Firing
+		}
+		return e.open(ctx, st, r, tr, state, in)
+	case ep.State == Pending:
+		switch {
+		case inhibitedBy != "":
+			return e.move(ctx, st, r, tr, Pending, Resolved, in, "inhibited by "+inhibitedBy)
+		case !in.breach:
+			return e.move(ctx, st, r, tr, Pending, Resolved, in, "cleared before "+r.For.String())
+		case in.at.Sub(ep.StartedAt) >= r.For && hold:
+			return e.move(ctx, st, r, tr, Pending, Firing, in, "")
+		}
+	case ep.State == Firing:
+		if !in.clear {
+			if ep.ClearSince != nil {
+				return e.setClearSince(ctx, tr, time.Time{})
+			}
+			return nil
+		}
+		if ep.ClearSince == nil {
+			if err := e.setClearSince(ctx, tr, in.at); err != nil || tr.ep == nil {
+				return err
+			}
+		}
+		if in.at.Sub(*tr.ep.ClearSince) >= r.ClearFor && (ep.FiringAt == nil || in.at.Sub(*ep.FiringAt) >= r.MinFiring) {
+			return e.move(ctx, st, r, tr, Firing, Resolved, in, "")
+		}
+	}
+	return nil
+}
+
+func (e *Engine) labels(st *stationState, r *rules.Rule) map[string]string {
+	l := make(map[string]string, len(r.Labels)+6)
+	for k, v := range r.Labels {
+		l[k] = v
+	}
+	l["alertname"], l["rule"], l["station"], l["point"], l["medium"], l["severity"] = r.Name, r.Name, st.id, st.point, string(r.Medium), string(r.Severity)
+	if r.Medium == "" {
+		l["medium"] = string(st.medium)
+	}
+	return l
+}
+
+type evidence struct {
+	Rule    string     `json:"rule"`
+	Kind    string     `json:"kind"`
+	At      time.Time  `json:"at"`
+	Value   float64    `json:"value"`
+	Detail  any        `json:"detail,omitempty"`
+	Summary rules.Data `json:"thresholds"`
+}
+
+func (e *Engine) evidenceOf(st *stationState, r *rules.Rule, in input) string {
+	ev := evidence{Rule: r.Name, Kind: string(r.Kind), At: in.at.UTC(), Value: in.value, Summary: in.data}
+	if in.evidence != nil {
+		ev.Detail = in.evidence()
+	}
+	b, _ := json.Marshal(ev)
+	return string(b)
+}
+
+// open inserts a new episode, pending or firing. If another replica holds
+// the open episode of the rule and station, the unique index refuses the
+// insert and the engine adopts that one.
+func (e *Engine) open(ctx context.Context, st *stationState, r *rules.Rule, tr *track, state State, in input) error {
+	now := e.cfg.Now()
+	in.data.Rule, in.data.Station, in.data.Point, in.data.Value = r.Name, st.id, st.point, in.value
+	labels, _ := json.Marshal(e.labels(st, r))
+	annMap := r.Render(in.data)
+	ann, _ := json.Marshal(annMap)
+	ev := e.evidenceOf(st, r, in)
+	ep := &Episode{
+		ID: "al-" + randomID(8), Rule: r.Name, Kind: string(r.Kind), Station: st.id, Point: st.point, Medium: e.labels(st, r)["medium"],
+		Severity: string(r.Severity), State: state, Fired: state == Firing, Evidence: json.RawMessage(ev), Value: in.value,
+		StartedAt: in.since.UTC(), Seq: 1,
+	}
+	json.Unmarshal(labels, &ep.Labels)
+	ep.Annotations = annMap
+	if state == Firing {
+		ep.FiringAt = tp(in.at.UTC())
+		ep.NotifiedAt = tp(now.UTC())
+	}
+	err := e.db.Tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO alerts_episodes (`+episodeCols+`, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, NULL, NULL, NULL, NULL, $16, 1, $17, $17)`,
+			ep.ID, ep.Rule, ep.Kind, ep.Station, ep.Point, ep.Medium, ep.Severity, string(state), b2i(ep.Fired), string(labels), string(ann), ev, in.value,
+			ms(ep.StartedAt), nullIf(in.at, state == Firing), nullIf(now, state == Firing), ms(now))
+		if err != nil {
+			return err
+		}
+		note := in.note
+		if err := addTransition(ctx, tx, ep.ID, 1, "", string(state), in.at, now, "rule:"+r.Name+" ("+in.by+")", note); err != nil {
+			return err
+		}
+		if state == Firing {
+			return e.enqueue(ctx, tx, ep, notify.Firing, 1, now)
+		}
+		return nil
+	})
+	if db.IsUniqueViolation(err) {
+		// Another replica opened it first: take its episode.
+		other, gerr := openEpisode(ctx, e.db.SQL(), r.Name, st.id)
+		if gerr != nil || other == nil {
+			return fmt.Errorf("alerts: adopt open episode of %s at %s: %v", r.Name, st.id, gerr)
+		}
+		tr.ep = other
+		if state == Firing && other.State == Pending {
+			return e.move(ctx, st, r, tr, Pending, Firing, in, "")
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("alerts: open %s at %s: %w", r.Name, st.id, err)
+	}
+	tr.ep = ep
+	e.after(ep, "", state)
+	return nil
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// nullIf returns t, or NULL unless cond.
+func nullIf(t time.Time, cond bool) sql.NullInt64 {
+	if !cond {
+		return sql.NullInt64{}
+	}
+	return nullMs(t)
+}
+
+// move changes the open episode of tr from one state to another, with a
+// conditional update: if another replica moved it first, nothing is done
+// twice and the stored episode is adopted.
+func (e *Engine) move(ctx context.Context, st *stationState, r *rules.Rule, tr *track, from, to State, in input, note string) error {
+	ep := tr.ep
+	now := e.cfg.Now()
+	if note == "" {
+		note = in.note
+	}
+	var moved *Episode
+	err := e.db.Tx(ctx, func(tx *sql.Tx) error {
+		moved = nil
+		seq := ep.Seq + 1
+		var res sql.Result
+		var err error
+		switch to {
+		case Firing:
+			ev := e.evidenceOf(st, r, in)
+			res, err = tx.ExecContext(ctx, `UPDATE alerts_episodes SET state = 'firing', fired = 1, firing_at = $1, notified_at = $2, evidence = $3, value = $4, seq = seq + 1, updated_at = $2
+				WHERE id = $5 AND state = 'pending'`, ms(in.at), ms(now), ev, in.value, ep.ID)
+		case Resolved:
+			res, err = tx.ExecContext(ctx, `UPDATE alerts_episodes SET state = 'resolved', resolved_at = $1, acked_at = NULL, acked_by = NULL, seq = seq + 1, updated_at = $2
+				WHERE id = $3 AND state = $4`, ms(in.at), ms(now), ep.ID, string(from))
+		}
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil // moved by another replica
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT seq FROM alerts_episodes WHERE id = $1`, ep.ID).Scan(&seq); err != nil {
+			return err
+		}
+		if err := addTransition(ctx, tx, ep.ID, seq, string(from), string(to), in.at, now, "rule:"+r.Name+" ("+in.by+")", note); err != nil {
+			return err
+		}
+		m, err := getEpisode(ctx, tx, ep.ID)
+		if err != nil {
+			return err
+		}
+		switch {
+		case to == Firing:
+			err = e.enqueue(ctx, tx, m, notify.Firing, seq, now)
+		case to == Resolved && from == Firing:
+			err = e.enqueue(ctx, tx, m, notify.Resolved, seq, now)
+		}
+		moved = m
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("alerts: %s %s at %s: %w", to, r.Name, st.id, err)
+	}
+	if moved == nil {
+		cur, err := getEpisode(ctx, e.db.SQL(), ep.ID)
+		if err != nil {
+			return err
+		}
+		moved = cur
+	} else {
+		e.after(moved, from, to)
+	}
+	tr.adoptMoved(moved)
+	return nil
+}
+
+func (tr *track) adoptMoved(ep *Episode) {
+	if ep.State == Resolved {
+		tr.ep = nil
+		if ep.Fired && ep.ResolvedAt != nil {
+			tr.lastResolved = *ep.ResolvedAt
+		}
+		return
+	}
+	tr.ep = ep
+}
+
+func (e *Engine) setClearSince(ctx context.Context, tr *track, t time.Time) error {
+	if _, err := e.db.SQL().ExecContext(ctx, `UPDATE alerts_episodes SET clear_since = $1 WHERE id = $2 AND state = 'firing'`, nullMs(t), tr.ep.ID); err != nil {
+		return fmt.Errorf("alerts: save clear time: %w", err)
+	}
+	tr.ep.ClearSince = tp(t)
+	return nil
+}
+
+// after tells watchers of a committed transition.
+func (e *Engine) after(ep *Episode, from, to State) {
+	e.metrics.transitions.WithLabelValues(ep.Rule, string(to)).Inc()
+	e.hub.publish(Event{Type: string(to), Episode: ep})
+	if to == Firing || (to == Resolved && from == Firing) {
+		select {
+		case e.nudge <- struct{}{}:
+		default:
+		}
+	}
+}
