@@ -2,7 +2,6 @@ package spool
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -116,13 +115,16 @@ func (s *Spool) release(n int64) {
 // writer is the state of the writer goroutine, which alone appends to,
 // creates, seals, fsyncs and deletes the last segment.
 type writer struct {
-	f     *os.File // the last segment, or nil before the next is created
-	base  uint64   // its first record's sequence number
-	size  int64    // bytes written to it
-	seq   uint64   // sequence number of the next record to write
-	dirty bool     // written since the last fsync
-	buf   []byte
-	group []*request
+	f    *os.File // the last segment, or nil before the next is created
+	base uint64   // its first record's sequence number
+	size int64    // bytes written to it
+	seq  uint64   // sequence number of the next record to write
+	// pending counts the records encoded since seq was last advanced: the
+	// next record framed gets sequence number seq+pending.
+	pending uint64
+	dirty   bool // written since the last fsync
+	buf     []byte
+	group   []*request
 }
 
 // writeLoop is the writer goroutine.
@@ -183,7 +185,7 @@ func (s *Spool) writeChunk(group []*request) int {
 	s.mu.Lock()
 	err := s.err
 	s.mu.Unlock()
-	if err == nil && s.w.f != nil && s.w.size >= s.opts.SegmentBytes {
+	if err == nil && s.w.f != nil && (s.w.size >= s.opts.SegmentBytes || s.w.seq-s.w.base >= maxSegRecords) {
 		err = s.seal()
 	}
 	if err == nil && s.w.f == nil {
@@ -195,6 +197,7 @@ func (s *Spool) writeChunk(group []*request) int {
 	}
 
 	start, k := s.w.size, 0
+	s.w.pending = 0
 	var records uint64
 	for k < len(group) && (k == 0 || s.w.size+int64(len(s.w.buf)) < s.opts.SegmentBytes) {
 		if err = s.encode(group[k]); err != nil {
@@ -253,13 +256,8 @@ func (s *Spool) writeChunk(group []*request) int {
 // out as it fills.
 func (s *Spool) encode(r *request) error {
 	for i, rec := range r.records {
-		word := uint32(len(rec))
-		if i == len(r.records)-1 {
-			word |= lastInBatch
-		}
-		h := len(s.w.buf)
-		s.w.buf = binary.LittleEndian.AppendUint32(s.w.buf, word)
-		s.w.buf = binary.LittleEndian.AppendUint32(s.w.buf, frameCRC(s.w.buf[h:h+4], rec))
+		s.w.buf = appendFrameHeader(s.w.buf, s.w.base, s.w.seq+s.w.pending-s.w.base, rec, i == len(r.records)-1)
+		s.w.pending++
 		if len(rec) >= writeBuf {
 			if err := s.flushBuf(); err != nil {
 				return err

@@ -25,18 +25,26 @@
 //
 // A segment is named by the sequence number of its first record, in 20
 // decimal digits. It starts with a 24-byte header: the magic "envspool", a
-// little-endian uint32 version (1), four zero bytes and the uint64 sequence
+// little-endian uint32 version (2), four zero bytes and the uint64 sequence
 // number of its first record. Records follow, each framed as
 //
-//	+-----------+-----------+----------------+
-//	| len  u32  | crc  u32  | payload (len)  |
-//	+-----------+-----------+----------------+
+//	+--------------+-----------+-----------+-----------+----------------+
+//	| marker [4]   | len  u32  | idx  u32  | crc  u32  | payload (len)  |
+//	+--------------+-----------+-----------+-----------+----------------+
 //
-// in little endian. The low 31 bits of len are the payload's length; the top
-// bit is set on the last record of each Append's batch. crc is the CRC-32C
-// (Castagnoli) of the four len bytes followed by the payload. A batch never
-// spans two segments; a new segment starts once the current one has reached
-// Options.SegmentBytes, so a segment may overrun it by one batch.
+// in little endian. The marker is the bytes f5 5c 7e a1. The low 31 bits of
+// len are the payload's length; the top bit is set on the last record of
+// each Append's batch. idx is the record's index in the segment (its
+// sequence number less the segment's). crc is the CRC-32C (Castagnoli) of
+// the segment's first sequence number as a uint64, then the marker, len and
+// idx, then the payload. A batch never spans two segments; a new segment
+// starts once the current one has reached Options.SegmentBytes, so a
+// segment may overrun it by one batch.
+//
+// Version 1 segments, whose frames were only len and crc (of len and the
+// payload), are still read, and damage in them is handled as it was (see
+// Corruption). Open never appends to one: the next Append starts a new
+// segment.
 //
 // The commit file is 36 bytes: the magic "envspcmt", the commit point as
 // three little-endian uint64s (segment, byte offset in it, sequence number of
@@ -51,13 +59,14 @@
 // # Recovery
 //
 // Open deletes segments wholly before the commit point and scans the last
-// segment. The scan stops at the first frame that is incomplete or fails its
-// CRC, and then backs up to the end of the last complete batch: a batch is
-// durable as a whole or not at all. What lies beyond is a torn tail from a
-// crash during a write; Open truncates it and logs how many bytes it
-// dropped. Those bytes belonged to Appends that had not returned (under
-// SyncAlways) and so were never acknowledged. Reading then starts at the
-// first record after the commit point.
+// segment. The scan skips damaged frames that intact frames follow, as Read
+// does (see Corruption), and stops where no intact frame follows; it then
+// backs up to the end of the last complete batch: a batch is durable as a
+// whole or not at all. What lies beyond is a torn tail from a crash during
+// a write; Open truncates it, counts it in envmon_spool_torn_bytes_total
+// and logs how many bytes it dropped. Those bytes belonged to Appends that
+// had not returned (under SyncAlways) and so were never acknowledged.
+// Reading then starts at the first record after the commit point.
 //
 // # Durability
 //
@@ -82,19 +91,40 @@
 //
 // # Corruption
 //
-// A frame in the middle of the log that fails its CRC, or a segment with a
-// bad header, cannot be repaired, and stopping the consumer there would stop
-// delivery of everything behind it, fill the spool and stall ingest: a far
-// larger loss. So Read skips it: it logs an error naming the segment, the
-// offset and the bytes lost, counts them in
-// envmon_spool_corrupt_bytes_total, and carries on at the next segment (a
-// frame's length cannot be trusted once its CRC fails, so the rest of that
-// segment is lost with it). With SyncAlways and an honest disk this only
-// happens when the disk or someone else damages the files. Damage inside
-// the last segment cannot be told from a torn tail at Open, so it is
-// truncated there, with the same log line as a torn tail. A last segment
-// whose header is damaged makes Open fail, naming the file: appending after
-// it would mean guessing how many records it held.
+// A frame that fails its marker, length, CRC or index check cannot be
+// repaired. Stopping the consumer there would stop delivery of everything
+// behind it, fill the spool and stall ingest, a far larger loss; so Read
+// skips it. It looks for the next intact frame: the next offset that holds
+// the marker, a length that fits, an index that can follow (greater than
+// the damaged record's, by no more than the skipped bytes could hold) and
+// a CRC that matches. It resumes there, and logs at ERROR the segment, the
+// offset of the damage and the bytes and records lost, and counts them in
+// envmon_spool_corrupt_bytes_total and envmon_spool_corrupt_records_total.
+// Only the damaged records are lost: a change to any bytes of one frame
+// loses that record and no other, since every byte of a frame is covered
+// by the marker check or the CRC, and the next frame is intact. If no
+// intact frame follows, the rest of the segment is lost. A segment with a
+// bad header loses all its records. With SyncAlways and an honest disk
+// this only happens when the disk or someone else damages the files.
+//
+// In the last segment, Open cannot tell damage to the last frame from a
+// torn tail: with no intact frame after it, that frame's batch is cut as a
+// torn tail (an acknowledged batch, if the damage came after its Append
+// returned). Damage that intact frames follow is never taken for a torn
+// tail, even after a power failure that wrote a torn Append's pages out of
+// order; the intact records of such an Append are then kept, and may be
+// delivered although the Append never returned. A last segment whose
+// header is damaged makes Open fail, naming the file: appending after it
+// would mean guessing how many records it held.
+//
+// The search for the next frame trusts what validates. A record's payload
+// that holds a whole frame for a plausible index of the same segment, with
+// a correct CRC, could be taken for the next record if damage strikes just
+// before it; the frame's bytes would have to be crafted for that segment.
+//
+// In a version 1 segment, which has no marker or index to search for, a
+// damaged frame loses the rest of the segment, and damage in the last one
+// is cut at Open as a torn tail.
 //
 // # Space
 //

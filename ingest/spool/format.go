@@ -2,6 +2,7 @@ package spool
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -14,13 +15,29 @@ import (
 )
 
 const (
-	segMagic     = "envspool"
-	segVersion   = 1
+	segMagic = "envspool"
+	// segVersion is the version of the segments the spool writes.
+	segVersion = 2
+	// segVersion1 segments, written before frames had a marker and an
+	// index, are still read.
+	segVersion1  = 1
 	segHeaderLen = 24
 	segSuffix    = ".seg"
 	segNameLen   = 20 // decimal digits of the base sequence number
 
-	frameHeaderLen = 8
+	// frameHeaderLen is the size of a frame's header in the segments the
+	// spool writes: marker, length word, index and CRC.
+	frameHeaderLen = 16
+	// frameHeaderLen1 is the size of a frame header in a version 1
+	// segment: length word and CRC.
+	frameHeaderLen1 = 8
+	// frameMarker starts every frame in a version 2 segment, so that a
+	// reader can find the next frame after damage. Its first byte, 0xf5,
+	// never occurs in UTF-8 text.
+	frameMarker = "\xf5\x5c\x7e\xa1"
+	// maxSegRecords bounds the records in one segment, so that a frame's
+	// index fits its 32 bits with room for one more batch.
+	maxSegRecords = 1 << 31
 	// lastInBatch is set in a frame's length word on the last record of a
 	// batch.
 	lastInBatch = 1 << 31
@@ -34,9 +51,36 @@ const (
 // castagnoli is the CRC-32C table; it is never written after initialisation.
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// frameCRC returns the CRC of a frame: its length word, then its payload.
-func frameCRC(lenWord, payload []byte) uint32 {
+// frameCRC1 returns the CRC of a version 1 frame: its length word, then its
+// payload.
+func frameCRC1(lenWord, payload []byte) uint32 {
 	return crc32.Update(crc32.Update(0, castagnoli, lenWord), castagnoli, payload)
+}
+
+// frameCRC returns the CRC of a frame in segment base: the base as a
+// little-endian uint64, which is not stored in the frame, the first 12 bytes
+// of the frame's header (marker, length word, index), then the payload.
+// Covering the base binds a frame to its segment.
+func frameCRC(base uint64, hdr, payload []byte) uint32 {
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], base)
+	crc := crc32.Update(0, castagnoli, b[:])
+	crc = crc32.Update(crc, castagnoli, hdr[:12])
+	return crc32.Update(crc, castagnoli, payload)
+}
+
+// appendFrameHeader appends the header of the frame of payload, the
+// record with index idx in segment base, to b.
+func appendFrameHeader(b []byte, base uint64, idx uint64, payload []byte, last bool) []byte {
+	word := uint32(len(payload))
+	if last {
+		word |= lastInBatch
+	}
+	h := len(b)
+	b = append(b, frameMarker...)
+	b = binary.LittleEndian.AppendUint32(b, word)
+	b = binary.LittleEndian.AppendUint32(b, uint32(idx))
+	return binary.LittleEndian.AppendUint32(b, frameCRC(base, b[h:], payload))
 }
 
 // frameBytes returns the framed size of records.
@@ -70,25 +114,29 @@ func segHeader(base uint64) []byte {
 	return b
 }
 
-// checkSegHeader reports what is wrong with the header b of segment base.
-func checkSegHeader(b []byte, base uint64) error {
-	switch {
-	case len(b) < segHeaderLen:
-		return fmt.Errorf("header is %d bytes, want %d", len(b), segHeaderLen)
-	case string(b[:8]) != segMagic:
-		return fmt.Errorf("bad magic %q", b[:8])
-	case binary.LittleEndian.Uint32(b[8:]) != segVersion:
-		return fmt.Errorf("unknown version %d", binary.LittleEndian.Uint32(b[8:]))
-	case binary.LittleEndian.Uint64(b[16:]) != base:
-		return fmt.Errorf("header says first record %d, name says %d", binary.LittleEndian.Uint64(b[16:]), base)
+// checkSegHeader returns the version in the header b of segment base, or
+// what is wrong with it.
+func checkSegHeader(b []byte, base uint64) (uint32, error) {
+	if len(b) < segHeaderLen {
+		return 0, fmt.Errorf("header is %d bytes, want %d", len(b), segHeaderLen)
 	}
-	return nil
+	ver := binary.LittleEndian.Uint32(b[8:])
+	switch {
+	case string(b[:8]) != segMagic:
+		return 0, fmt.Errorf("bad magic %q", b[:8])
+	case ver != segVersion && ver != segVersion1:
+		return 0, fmt.Errorf("unknown version %d", ver)
+	case binary.LittleEndian.Uint64(b[16:]) != base:
+		return 0, fmt.Errorf("header says first record %d, name says %d", binary.LittleEndian.Uint64(b[16:]), base)
+	}
+	return ver, nil
 }
 
 // corruptError says that a segment's content is damaged at an offset.
 type corruptError struct {
 	off    int64
 	reason string
+	whole  bool // the segment's header is damaged: none of it can be read
 }
 
 func (e *corruptError) Error() string {
@@ -98,21 +146,31 @@ func (e *corruptError) Error() string {
 // frameReader reads frames from a segment. It is the one place that parses
 // them, for both recovery and Read.
 type frameReader struct {
-	br  *bufio.Reader
-	off int64 // offset in the segment of the next byte br returns
-	end int64 // offset in the segment where the readable data ends
-	hdr [frameHeaderLen]byte
+	br   *bufio.Reader
+	f    *os.File
+	ver  uint32 // the segment's version
+	base uint64 // the segment's base sequence number
+	off  int64  // offset in the segment of the next byte br returns
+	idx  uint64 // index in the segment of the next record (its sequence number less base)
+	end  int64  // offset in the segment where the readable data ends
+	hdr  [frameHeaderLen]byte
 }
 
-// reset makes fr read f from off up to end.
-func (fr *frameReader) reset(f *os.File, off, end int64) {
-	sr := io.NewSectionReader(f, off, end-off)
+// reset makes fr read f, a segment of version ver, from at up to end.
+func (fr *frameReader) reset(f *os.File, ver uint32, at Position, end int64) {
+	sr := io.NewSectionReader(f, at.off, end-at.off)
 	if fr.br == nil {
 		fr.br = bufio.NewReaderSize(sr, 64<<10)
 	} else {
 		fr.br.Reset(sr)
 	}
-	fr.off, fr.end = off, end
+	fr.f, fr.ver, fr.base = f, ver, at.seg
+	fr.off, fr.idx, fr.end = at.off, at.seq-at.seg, end
+}
+
+// pos returns the Position of the next frame.
+func (fr *frameReader) pos() Position {
+	return Position{seg: fr.base, off: fr.off, seq: fr.base + fr.idx}
 }
 
 // next reads one frame and appends its payload to buf. It returns io.EOF at
@@ -123,34 +181,124 @@ func (fr *frameReader) next(buf []byte) (_ []byte, last bool, err error) {
 		return buf, false, io.EOF
 	}
 	start := fr.off
-	if fr.end-start < frameHeaderLen {
-		return buf, false, &corruptError{start, fmt.Sprintf("%d bytes left, too few for a frame header", fr.end-start)}
+	hl := int64(frameHeaderLen)
+	if fr.ver == segVersion1 {
+		hl = frameHeaderLen1
 	}
-	if _, err := io.ReadFull(fr.br, fr.hdr[:]); err != nil {
+	if fr.end-start < hl {
+		return buf, false, &corruptError{off: start, reason: fmt.Sprintf("%d bytes left, too few for a frame header", fr.end-start)}
+	}
+	hdr := fr.hdr[:hl]
+	if _, err := io.ReadFull(fr.br, hdr); err != nil {
 		return buf, false, short(start, err)
 	}
-	word := binary.LittleEndian.Uint32(fr.hdr[0:4])
+	var word, crc uint32
+	if fr.ver == segVersion1 {
+		word, crc = binary.LittleEndian.Uint32(hdr[0:4]), binary.LittleEndian.Uint32(hdr[4:8])
+	} else {
+		if string(hdr[:4]) != frameMarker {
+			return buf, false, &corruptError{off: start, reason: fmt.Sprintf("frame marker %x, want %x", hdr[:4], frameMarker)}
+		}
+		word, crc = binary.LittleEndian.Uint32(hdr[4:8]), binary.LittleEndian.Uint32(hdr[12:16])
+	}
 	n := int64(word &^ lastInBatch)
-	if n > fr.end-start-frameHeaderLen {
-		return buf, false, &corruptError{start, fmt.Sprintf("length %d runs past the end (%d bytes left)", n, fr.end-start-frameHeaderLen)}
+	if n > fr.end-start-hl {
+		return buf, false, &corruptError{off: start, reason: fmt.Sprintf("length %d runs past the end (%d bytes left)", n, fr.end-start-hl)}
 	}
 	l := len(buf)
 	buf = grow(buf, int(n))
 	if _, err := io.ReadFull(fr.br, buf[l:]); err != nil {
 		return buf[:l], false, short(start, err)
 	}
-	if got, want := frameCRC(fr.hdr[0:4], buf[l:]), binary.LittleEndian.Uint32(fr.hdr[4:8]); got != want {
-		return buf[:l], false, &corruptError{start, fmt.Sprintf("CRC %08x, want %08x", got, want)}
+	got := uint32(0)
+	if fr.ver == segVersion1 {
+		got = frameCRC1(hdr[0:4], buf[l:])
+	} else {
+		got = frameCRC(fr.base, hdr, buf[l:])
 	}
-	fr.off = start + frameHeaderLen + n
+	if got != crc {
+		return buf[:l], false, &corruptError{off: start, reason: fmt.Sprintf("CRC %08x, want %08x", got, crc)}
+	}
+	if fr.ver != segVersion1 {
+		if idx := binary.LittleEndian.Uint32(hdr[8:12]); uint64(idx) != fr.idx {
+			return buf[:l], false, &corruptError{off: start, reason: fmt.Sprintf("record index %d, want %d", idx, fr.idx)}
+		}
+	}
+	fr.off = start + hl + n
+	fr.idx++
 	return buf, word&lastInBatch != 0, nil
+}
+
+// resync finds the first intact frame at or after from, where a frame that
+// next found damaged starts, in a version 2 segment. It returns that
+// frame's Position, or false if no intact frame follows. It leaves fr as it
+// was; reset fr to go on reading there.
+//
+// A frame counts as intact if it starts with the frame marker, its length
+// fits, its CRC matches, and its index is one that can follow: the records
+// lost between from and it take at least a frame header each. The CRC
+// covers the segment's base, so that a frame copied from elsewhere does not
+// count.
+func (fr *frameReader) resync(from int64) (Position, bool, error) {
+	if fr.ver == segVersion1 {
+		return Position{}, false, nil
+	}
+	buf := make([]byte, min(64<<10, max(fr.end-from, 0)))
+	for pos := from; fr.end-pos >= frameHeaderLen; {
+		w := buf[:min(int64(len(buf)), fr.end-pos)]
+		if _, err := fr.f.ReadAt(w, pos); errors.Is(err, io.EOF) {
+			return Position{}, false, nil // the file is shorter than end: nothing more follows
+		} else if err != nil {
+			return Position{}, false, err
+		}
+		lim := len(w) - frameHeaderLen // a frame starting at w[lim] has its whole header in w
+		for i := 0; i <= lim; i++ {
+			j := bytes.Index(w[i:lim+len(frameMarker)], []byte(frameMarker))
+			if j < 0 {
+				break
+			}
+			i += j
+			p, ok, err := fr.candidate(from, pos+int64(i), w[i:i+frameHeaderLen])
+			if err != nil || ok {
+				return p, ok, err
+			}
+		}
+		pos += int64(lim + 1)
+	}
+	return Position{}, false, nil
+}
+
+// candidate reports whether the frame whose header hdr is at off is intact
+// and can follow the damage at from; see resync.
+func (fr *frameReader) candidate(from, off int64, hdr []byte) (Position, bool, error) {
+	n := int64(binary.LittleEndian.Uint32(hdr[4:8]) &^ lastInBatch)
+	idx := uint64(binary.LittleEndian.Uint32(hdr[8:12]))
+	if n > fr.end-off-frameHeaderLen || idx < fr.idx {
+		return Position{}, false, nil
+	}
+	// Records fr.idx … idx-1 lie in [from, off).
+	if lost := idx - fr.idx; off == from && lost != 0 || off > from && (lost == 0 || lost > uint64(off-from)/frameHeaderLen) {
+		return Position{}, false, nil
+	}
+	h := crc32.New(castagnoli)
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], fr.base)
+	h.Write(b[:])
+	h.Write(hdr[:12])
+	if _, err := io.Copy(h, io.NewSectionReader(fr.f, off+frameHeaderLen, n)); err != nil {
+		return Position{}, false, err
+	}
+	if h.Sum32() != binary.LittleEndian.Uint32(hdr[12:16]) {
+		return Position{}, false, nil
+	}
+	return Position{seg: fr.base, off: off, seq: fr.base + idx}, true, nil
 }
 
 // short turns an EOF inside the section, which means that the file is
 // shorter than the spool knew it to be, into damage at off.
 func short(off int64, err error) error {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return &corruptError{off, "the file ends early"}
+		return &corruptError{off: off, reason: "the file ends early"}
 	}
 	return err
 }
@@ -169,20 +317,22 @@ func grow(b []byte, n int) []byte {
 type scanResult struct {
 	end     int64  // offset just after the last complete batch
 	records uint64 // records before end
+	damaged int    // damaged stretches skipped before end (version 2 only)
 	bad     error  // why the scan stopped before the end of the file, if it did
 }
 
-// scanSegment checks every frame of a segment of size bytes whose header
-// has been checked. Only an I/O error is returned as an error; damage is
-// reported in the result.
-func scanSegment(f *os.File, size int64) (scanResult, error) {
+// scanSegment checks every frame of segment base, of version ver and size
+// bytes, whose header has been checked. In a version 2 segment it skips
+// damage that intact frames follow, as Read does. Only an I/O error is
+// returned as an error; damage is reported in the result.
+func scanSegment(f *os.File, ver uint32, base uint64, size int64) (scanResult, error) {
 	var (
-		fr  frameReader
-		res = scanResult{end: segHeaderLen}
-		n   uint64
-		buf []byte
+		fr      frameReader
+		res     = scanResult{end: segHeaderLen}
+		buf     []byte
+		damaged int
 	)
-	fr.reset(f, segHeaderLen, size)
+	fr.reset(f, ver, Position{seg: base, off: segHeaderLen, seq: base}, size)
 	for {
 		var (
 			last bool
@@ -194,14 +344,22 @@ func scanSegment(f *os.File, size int64) (scanResult, error) {
 		case err == io.EOF:
 			return res, nil
 		case errors.As(err, &ce):
-			res.bad = err
-			return res, nil
+			at, ok, rerr := fr.resync(ce.off)
+			if rerr != nil {
+				return res, rerr
+			}
+			if !ok {
+				res.bad = err
+				return res, nil
+			}
+			damaged++
+			fr.reset(f, ver, at, size)
+			continue
 		case err != nil:
 			return res, err
 		}
-		n++
 		if last {
-			res.end, res.records = fr.off, n
+			res.end, res.records, res.damaged = fr.off, fr.idx, damaged
 		}
 	}
 }

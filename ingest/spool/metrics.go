@@ -7,12 +7,13 @@ import (
 
 // metrics are a Spool's Prometheus metrics.
 type metrics struct {
-	appended     prometheus.Counter
-	segments     prometheus.Counter
-	blocked      prometheus.Gauge
-	fsync        prometheus.Histogram
-	tornBytes    prometheus.Counter
-	corruptBytes prometheus.Counter
+	appended       prometheus.Counter
+	segments       prometheus.Counter
+	blocked        prometheus.Gauge
+	fsync          prometheus.Histogram
+	tornBytes      prometheus.Counter
+	corruptBytes   prometheus.Counter
+	corruptRecords prometheus.Counter
 }
 
 // newMetrics registers s's metrics with reg, if it is not nil.
@@ -51,6 +52,10 @@ func newMetrics(reg prometheus.Registerer, s *Spool) *metrics {
 		corruptBytes: f.NewCounter(prometheus.CounterOpts{
 			Name: "envmon_spool_corrupt_bytes_total",
 			Help: "Bytes of damaged records skipped, and lost, in the spool; anything above zero needs looking into.",
+		}),
+		corruptRecords: f.NewCounter(prometheus.CounterOpts{
+			Name: "envmon_spool_corrupt_records_total",
+			Help: "Records lost to damage in the spool (skipped by Read); anything above zero needs looking into.",
 		}),
 	}
 }

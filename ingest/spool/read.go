@@ -60,15 +60,9 @@ func (s *Spool) Read(ctx context.Context, n int) ([][]byte, Position, error) {
 		var ce *corruptError
 		switch {
 		case errors.As(err, &ce) && len(records) == 0:
-			// Skip to the end of the segment: once a frame is damaged, the
-			// frames after it cannot be found.
-			lost := seg.size - ce.off
-			s.log.Error("skipped damaged records: they are lost",
-				"segment", segName(seg.base), "offset", ce.off, "bytes_lost", lost, "records_lost_at_most", endSeq-start.seq, "err", err)
-			s.m.corruptBytes.Add(float64(lost))
-			s.mu.Lock()
-			s.cursor = Position{seg: seg.base, off: seg.size, seq: endSeq}
-			s.mu.Unlock()
+			if err := s.skipDamage(seg, start, endSeq, ce); err != nil {
+				return nil, Position{}, fmt.Errorf("spool: read %s: %w", segName(seg.base), err)
+			}
 			continue
 		case errors.As(err, &ce):
 			// Deliver what came before the damage; the next Read skips it.
@@ -80,6 +74,34 @@ func (s *Spool) Read(ctx context.Context, n int) ([][]byte, Position, error) {
 		s.mu.Unlock()
 		return records, pos, nil
 	}
+}
+
+// skipDamage moves the read cursor from at, where the damage ce is, in
+// seg, whose records end before endSeq, to the next intact frame, and logs
+// and counts what it skipped. In a version 2 segment the next intact frame
+// is found by its marker, index and CRC; in a version 1 segment, or when
+// the segment's header is damaged, the rest of the segment is lost.
+func (s *Spool) skipDamage(seg segment, at Position, endSeq uint64, ce *corruptError) error {
+	next := Position{seg: seg.base, off: seg.size, seq: endSeq}
+	if !ce.whole {
+		p, ok, err := s.fr.resync(ce.off)
+		if err != nil {
+			return err
+		}
+		if ok {
+			next = p
+		}
+	}
+	bytesLost, recordsLost := next.off-ce.off, next.seq-at.seq
+	s.log.Error("skipped damaged records in the spool: they are lost",
+		"segment", segName(seg.base), "offset", ce.off, "bytes_lost", bytesLost, "records_lost", recordsLost,
+		"resumed_at", next.off, "err", ce)
+	s.m.corruptBytes.Add(float64(bytesLost))
+	s.m.corruptRecords.Add(float64(recordsLost))
+	s.mu.Lock()
+	s.cursor = next
+	s.mu.Unlock()
+	return nil
 }
 
 // advanceLocked moves the read cursor past the ends of sealed or deleted
@@ -136,13 +158,14 @@ func (s *Spool) readFrames(start Position, end int64, n int) ([][]byte, Position
 			f.Close()
 			return nil, start, err
 		}
-		if err := checkSegHeader(hdr, start.seg); err != nil {
+		ver, err := checkSegHeader(hdr, start.seg)
+		if err != nil {
 			f.Close()
-			return nil, start, &corruptError{off: start.off, reason: "segment header: " + err.Error()}
+			return nil, start, &corruptError{off: start.off, reason: "segment header: " + err.Error(), whole: true}
 		}
-		s.rf, s.rfb = f, start.seg
+		s.rf, s.rfb, s.rver = f, start.seg, ver
 	}
-	s.fr.reset(s.rf, start.off, end)
+	s.fr.reset(s.rf, s.rver, start, end)
 	var (
 		pos  = start
 		buf  = make([]byte, 0, min(end-start.off, 32<<10))
@@ -154,7 +177,7 @@ func (s *Spool) readFrames(start Position, end int64, n int) ([][]byte, Position
 			break
 		}
 		ends = append(ends, len(buf))
-		pos.off, pos.seq = s.fr.off, pos.seq+1
+		pos = s.fr.pos()
 	}
 	if err == io.EOF {
 		err = nil

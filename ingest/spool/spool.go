@@ -180,10 +180,11 @@ type Spool struct {
 	w        writer // the writer goroutine's own state
 	writeErr error  // the writer's error from closing, read after stopped
 
-	rmu sync.Mutex // serializes Read; guards the reader's file
-	rf  *os.File
-	rfb uint64 // base of rf's segment
-	fr  frameReader
+	rmu  sync.Mutex // serializes Read; guards the reader's file
+	rf   *os.File
+	rfb  uint64 // base of rf's segment
+	rver uint32 // version of rf's segment
+	fr   frameReader
 
 	cmu sync.Mutex // serializes Commit
 
@@ -362,17 +363,24 @@ func (s *Spool) recoverLast(base uint64) (bool, error) {
 		s.m.tornBytes.Add(float64(fi.Size()))
 		return false, os.Remove(name)
 	}
-	if err := checkSegHeader(hdr, base); err != nil {
+	ver, err := checkSegHeader(hdr, base)
+	if err != nil {
 		f.Close()
 		return false, fmt.Errorf("segment %s: %w; move it out of the way to go on without it", segName(base), err)
 	}
-	res, err := scanSegment(f, fi.Size())
+	res, err := scanSegment(f, ver, base, fi.Size())
 	if err != nil {
 		f.Close()
 		return false, fmt.Errorf("scan segment %s: %w", segName(base), err)
 	}
+	if res.damaged > 0 {
+		// Read reports and counts the damage if it lies past the commit
+		// point, where records are lost.
+		s.log.Warn("last segment has damaged records followed by intact ones; Read will skip them",
+			"segment", segName(base), "damaged_stretches", res.damaged)
+	}
 	if dropped := fi.Size() - res.end; dropped > 0 {
-		s.log.Warn("truncated torn tail of last segment: a crash interrupted these unacknowledged appends",
+		s.log.Warn("truncated torn tail of last segment, left by a crash during appends that had not returned",
 			"segment", segName(base), "offset", res.end, "bytes_dropped", dropped, "why", res.bad)
 		s.m.tornBytes.Add(float64(dropped))
 		if err := f.Truncate(res.end); err != nil {
@@ -383,6 +391,19 @@ func (s *Spool) recoverLast(base uint64) (bool, error) {
 			f.Close()
 			return false, err
 		}
+	}
+	if ver != segVersion {
+		// Frames of this version cannot be appended to it: the next Append
+		// starts a new segment, and this one is read as sealed.
+		if err := f.Close(); err != nil {
+			return false, err
+		}
+		if res.records == 0 {
+			s.log.Info("removed empty segment of an older version", "segment", segName(base), "version", ver)
+			return false, os.Remove(name)
+		}
+		s.w = writer{base: base, size: res.end, seq: base + res.records}
+		return true, nil
 	}
 	s.w = writer{f: f, base: base, size: res.end, seq: base + res.records}
 	return true, nil

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
@@ -76,7 +77,7 @@ func readN(t testing.TB, s *Spool, n, max int) ([][]byte, Position) {
 		pos Position
 	)
 	for len(got) < n {
-		rs, p, err := s.Read(t.Context(), min(max, n-len(got)))
+		rs, p, err := readWatched(t, s, min(max, n-len(got)))
 		if err != nil {
 			t.Fatalf("Read after %d of %d records: %v", len(got), n, err)
 		}
@@ -86,6 +87,15 @@ func readN(t testing.TB, s *Spool, n, max int) ([][]byte, Position) {
 		got, pos = append(got, rs...), p
 	}
 	return got, pos
+}
+
+// readWatched calls s.Read with a watchdog, so that a test whose records
+// were lost fails instead of hanging. It is not a timing check: the tests
+// read records that are there, or will be soon, and Read returns at once.
+func readWatched(t testing.TB, s *Spool, n int) ([][]byte, Position, error) {
+	ctx, cancel := context.WithTimeoutCause(t.Context(), 30*time.Second, errors.New("no record came within 30s: lost?"))
+	defer cancel()
+	return s.Read(ctx, n)
 }
 
 func equalRecords(t testing.TB, got, want [][]byte) {
@@ -282,21 +292,15 @@ func lastSegment(t testing.TB, dir string) string {
 	return files[len(files)-1]
 }
 
-func frame(payload []byte, last bool) []byte {
-	word := uint32(len(payload))
-	if last {
-		word |= lastInBatch
-	}
-	var h [frameHeaderLen]byte
-	h[0], h[1], h[2], h[3] = byte(word), byte(word>>8), byte(word>>16), byte(word>>24)
-	crc := frameCRC(h[:4], payload)
-	h[4], h[5], h[6], h[7] = byte(crc), byte(crc>>8), byte(crc>>16), byte(crc>>24)
-	return append(h[:], payload...)
+// frame returns the frame of payload as record idx of segment base.
+func frame(base, idx uint64, payload []byte, last bool) []byte {
+	return append(appendFrameHeader(nil, base, idx, payload, last), payload...)
 }
 
 func TestTornTail(t *testing.T) {
 	t.Parallel()
-	whole := frame([]byte("a torn record"), true)
+	// The spool holds records 0 … 4 in segment 0; the tail's frames follow.
+	whole := frame(0, 5, []byte("a torn record"), true)
 	tests := []struct {
 		name string
 		tail []byte
@@ -307,11 +311,16 @@ func TestTornTail(t *testing.T) {
 		{name: "part of a payload", tail: whole[:len(whole)-3]},
 		{name: "bad CRC", tail: append(slices.Clone(whole[:len(whole)-1]), 'X')},
 		{name: "zeros", tail: make([]byte, 4096)},
-		{name: "half a batch", tail: slices.Concat(frame([]byte("one"), false), frame([]byte("two"), false))},
-		{name: "half a batch, then torn", tail: slices.Concat(frame([]byte("one"), false), whole[:9])},
+		{name: "half a batch", tail: slices.Concat(frame(0, 5, []byte("one"), false), frame(0, 6, []byte("two"), false))},
+		{name: "half a batch, then torn", tail: slices.Concat(frame(0, 5, []byte("one"), false), whole[:9])},
+		{
+			// Intact frames after damage, but no whole batch: all torn.
+			name: "damage, then half a batch",
+			tail: slices.Concat(whole[:9], frame(0, 6, []byte("one"), false), frame(0, 7, []byte("two"), false)),
+		},
 		{
 			name: "whole batch, then torn",
-			tail: slices.Concat(frame([]byte("one"), false), frame([]byte("two"), true), whole[:9]),
+			tail: slices.Concat(frame(0, 5, []byte("one"), false), frame(0, 6, []byte("two"), true), frame(0, 7, []byte("x"), true)[:9]),
 			kept: [][]byte{[]byte("one"), []byte("two")},
 		},
 	}
@@ -396,8 +405,8 @@ func flipByte(t testing.TB, name string, off int64) {
 
 func TestCorruption(t *testing.T) {
 	t.Parallel()
-	// Each batch of 4 records of 13 bytes takes 84 bytes; segments of 300
-	// bytes hold 4 batches (16 records).
+	// Each batch of 4 records of 13 bytes takes 116 bytes; segments of 400
+	// bytes hold 4 batches (16 records): 40 records make three segments.
 	const (
 		perSeg = 16
 		frameN = frameHeaderLen + 13
@@ -408,16 +417,22 @@ func TestCorruption(t *testing.T) {
 		off     int64 // where
 		want    []int // the records Read returns
 		lost    int64 // bytes counted as corrupt
+		torn    int64 // bytes cut as a torn tail
 	}{
 		{
-			name: "payload of a sealed segment", segment: 1, off: segHeaderLen + 2*frameN + 10,
-			want: slices.Concat(seq(0, perSeg+2), seq(2*perSeg, 40)),
-			lost: 16*frameN - 2*frameN,
+			name: "payload of a sealed segment", segment: 1, off: segHeaderLen + 2*frameN + 20,
+			want: slices.Concat(seq(0, perSeg+2), seq(perSeg+3, 40)),
+			lost: frameN,
 		},
 		{
-			name: "length of a sealed segment", segment: 0, off: segHeaderLen + 5*frameN + 1,
-			want: slices.Concat(seq(0, 5), seq(perSeg, 40)),
-			lost: 16*frameN - 5*frameN,
+			name: "length of a sealed segment", segment: 0, off: segHeaderLen + 5*frameN + 5,
+			want: slices.Concat(seq(0, 5), seq(6, 40)),
+			lost: frameN,
+		},
+		{
+			name: "last record of a sealed segment", segment: 0, off: segHeaderLen + 15*frameN + 3,
+			want: slices.Concat(seq(0, 15), seq(16, 40)),
+			lost: frameN,
 		},
 		{
 			name: "header of a sealed segment", segment: 1, off: 3,
@@ -425,17 +440,24 @@ func TestCorruption(t *testing.T) {
 			lost: 16 * frameN,
 		},
 		{
-			// In the last segment damage looks like a torn tail: Open cuts
-			// the segment before the damaged batch.
+			// Intact records follow the damage: it is not a torn tail.
 			name: "last segment", segment: 2, off: segHeaderLen + 5*frameN + 3,
+			want: slices.Concat(seq(0, 2*perSeg+5), seq(2*perSeg+6, 40)),
+			lost: frameN,
+		},
+		{
+			// Damage to the last record of the last segment looks like a
+			// torn tail: its batch goes, as if its Append had not returned.
+			name: "last record of the last segment", segment: 2, off: segHeaderLen + 7*frameN + 3,
 			want: seq(0, 2*perSeg+4),
+			torn: 4 * frameN,
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
-			opts := Options{SegmentBytes: 300}
+			opts := Options{SegmentBytes: 400}
 			s := open(t, dir, opts)
 			for i := 0; i < 40; i += 4 {
 				appendAll(t, s, recs(i, i+4)...)
@@ -448,14 +470,22 @@ func TestCorruption(t *testing.T) {
 			flipByte(t, files[tt.segment], tt.off)
 
 			s = open(t, dir, opts)
-			got, pos := readN(t, s, len(tt.want), 10)
+			appendAll(t, s, []byte("end"))
 			var want [][]byte
 			for _, i := range tt.want {
 				want = append(want, rec(i))
 			}
+			want = append(want, []byte("end"))
+			got, pos := readN(t, s, len(want), 10)
 			equalRecords(t, got, want)
 			if c := testutil.ToFloat64(s.m.corruptBytes); c != float64(tt.lost) {
 				t.Errorf("corrupt bytes = %v, want %d", c, tt.lost)
+			}
+			if c, want := testutil.ToFloat64(s.m.corruptRecords), tt.lost/frameN; c != float64(want) {
+				t.Errorf("corrupt records = %v, want %d", c, want)
+			}
+			if c := testutil.ToFloat64(s.m.tornBytes); c != float64(tt.torn) {
+				t.Errorf("torn bytes = %v, want %d", c, tt.torn)
 			}
 			if err := s.Commit(pos); err != nil {
 				t.Fatal(err)
