@@ -71,10 +71,12 @@ func (s *Spool) reserve(ctx context.Context, n int64) error {
 			s.appends.Add(1)
 			return nil
 		}
-		s.askReclaimLocked()
 		ch := s.spaceCh
 		s.spaceWaiters++
 		s.m.blocked.Inc()
+		// Counted as waiting first: named cursors that do not hold then
+		// give their segments up.
+		s.askReclaimLocked()
 		s.mu.Unlock()
 		if s.testBlocked != nil {
 			s.testBlocked()

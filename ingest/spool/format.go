@@ -395,8 +395,8 @@ func decodeCommit(b []byte) (Position, error) {
 }
 
 // writeCommit durably replaces the commit file in dir with p.
-func writeCommit(dir string, p Position, sync bool) error {
-	tmp := filepath.Join(dir, commitName+".tmp")
+func writeCommit(dir, name string, p Position, sync bool) error {
+	tmp := filepath.Join(dir, name+".tmp")
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
 	if err != nil {
 		return err
@@ -409,7 +409,7 @@ func writeCommit(dir string, p Position, sync bool) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, commitName))
+		err = os.Rename(tmp, filepath.Join(dir, name))
 	}
 	if err == nil && sync {
 		err = syncDir(dir)

@@ -14,6 +14,7 @@ type metrics struct {
 	tornBytes      prometheus.Counter
 	corruptBytes   prometheus.Counter
 	corruptRecords prometheus.Counter
+	cursorSkipped  *prometheus.CounterVec
 }
 
 // newMetrics registers s's metrics with reg, if it is not nil.
@@ -27,7 +28,19 @@ func newMetrics(reg prometheus.Registerer, s *Spool) *metrics {
 		Name: "envmon_spool_bytes",
 		Help: "Framed bytes of the records in the spool not yet delivered (committed).",
 	}, func() float64 { return float64(s.Size()) })
+	f.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "envmon_spool_cursors",
+		Help: "Named cursors of the spool, those of earlier runs included.",
+	}, func() float64 { return float64(len(s.allNamed())) })
+	reg2 := reg
+	if reg2 != nil {
+		reg2.MustRegister(cursorLag{s})
+	}
 	return &metrics{
+		cursorSkipped: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "envmon_spool_cursor_skipped_records_total",
+			Help: "Records a named cursor skipped because it fell behind by more than the spool holds.",
+		}, []string{"cursor"}),
 		appended: f.NewCounter(prometheus.CounterOpts{
 			Name: "envmon_spool_appended_records_total",
 			Help: "Records appended to the spool.",
@@ -57,5 +70,22 @@ func newMetrics(reg prometheus.Registerer, s *Spool) *metrics {
 			Name: "envmon_spool_corrupt_records_total",
 			Help: "Records lost to damage in the spool (skipped by Read); anything above zero needs looking into.",
 		}),
+	}
+}
+
+// cursorLag reports each named cursor's lag as
+// envmon_spool_cursor_lag_records{cursor}.
+type cursorLag struct{ s *Spool }
+
+var cursorLagDesc = prometheus.NewDesc("envmon_spool_cursor_lag_records",
+	"Records in the spool that a named cursor has not yet committed.", []string{"cursor"}, nil)
+
+func (c cursorLag) Describe(ch chan<- *prometheus.Desc) { ch <- cursorLagDesc }
+
+func (c cursorLag) Collect(ch chan<- prometheus.Metric) {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	for name, r := range c.s.readers {
+		ch <- prometheus.MustNewConstMetric(cursorLagDesc, prometheus.GaugeValue, float64(r.lagLocked(c.s.nextSeq)), name)
 	}
 }

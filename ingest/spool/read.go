@@ -18,18 +18,22 @@ import (
 // Damaged records are skipped, logged and counted; see the package
 // documentation.
 func (s *Spool) Read(ctx context.Context, n int) ([][]byte, Position, error) {
+	return s.read(ctx, s.main, n)
+}
+
+func (s *Spool) read(ctx context.Context, r *reader, n int) ([][]byte, Position, error) {
 	if n <= 0 {
 		return nil, Position{}, fmt.Errorf("spool: read %d records: want at least 1", n)
 	}
-	s.rmu.Lock()
-	defer s.rmu.Unlock()
+	r.rmu.Lock()
+	defer r.rmu.Unlock()
 	for {
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
 			return nil, Position{}, ErrClosed
 		}
-		i, ok := s.advanceLocked()
+		i, ok := s.advanceLocked(r)
 		if !ok {
 			ch := s.dataCh
 			s.dataWaiters++
@@ -49,18 +53,18 @@ func (s *Spool) Read(ctx context.Context, n int) ([][]byte, Position, error) {
 			}
 			continue
 		}
-		start, seg := s.cursor, s.segs[i]
+		start, seg := r.cursor, s.segs[i]
 		endSeq := s.nextSeq
 		if i+1 < len(s.segs) {
 			endSeq = s.segs[i+1].base
 		}
 		s.mu.Unlock()
 
-		records, pos, err := s.readFrames(start, seg.size, n)
+		records, pos, err := s.readFrames(r, start, seg.size, n)
 		var ce *corruptError
 		switch {
 		case errors.As(err, &ce) && len(records) == 0:
-			if err := s.skipDamage(seg, start, endSeq, ce); err != nil {
+			if err := s.skipDamage(r, seg, start, endSeq, ce); err != nil {
 				return nil, Position{}, fmt.Errorf("spool: read %s: %w", segName(seg.base), err)
 			}
 			continue
@@ -70,7 +74,9 @@ func (s *Spool) Read(ctx context.Context, n int) ([][]byte, Position, error) {
 			return nil, Position{}, fmt.Errorf("spool: read %s: %w", segName(seg.base), err)
 		}
 		s.mu.Lock()
-		s.cursor = pos
+		if r.cursor.before(pos) { // a cursor skipped ahead meanwhile stays ahead
+			r.cursor = pos
+		}
 		s.mu.Unlock()
 		return records, pos, nil
 	}
@@ -81,10 +87,10 @@ func (s *Spool) Read(ctx context.Context, n int) ([][]byte, Position, error) {
 // and counts what it skipped. In a version 2 segment the next intact frame
 // is found by its marker, index and CRC; in a version 1 segment, or when
 // the segment's header is damaged, the rest of the segment is lost.
-func (s *Spool) skipDamage(seg segment, at Position, endSeq uint64, ce *corruptError) error {
+func (s *Spool) skipDamage(r *reader, seg segment, at Position, endSeq uint64, ce *corruptError) error {
 	next := Position{seg: seg.base, off: seg.size, seq: endSeq}
 	if !ce.whole {
-		p, ok, err := s.fr.resync(ce.off)
+		p, ok, err := r.fr.resync(ce.off)
 		if err != nil {
 			return err
 		}
@@ -93,13 +99,19 @@ func (s *Spool) skipDamage(seg segment, at Position, endSeq uint64, ce *corruptE
 		}
 	}
 	bytesLost, recordsLost := next.off-ce.off, next.seq-at.seq
-	s.log.Error("skipped damaged records in the spool: they are lost",
-		"segment", segName(seg.base), "offset", ce.off, "bytes_lost", bytesLost, "records_lost", recordsLost,
-		"resumed_at", next.off, "err", ce)
-	s.m.corruptBytes.Add(float64(bytesLost))
-	s.m.corruptRecords.Add(float64(recordsLost))
+	if r == s.main {
+		// Counted once, by the default consumer; every cursor skips them.
+		s.log.Error("skipped damaged records in the spool: they are lost",
+			"segment", segName(seg.base), "offset", ce.off, "bytes_lost", bytesLost, "records_lost", recordsLost,
+			"resumed_at", next.off, "err", ce)
+		s.m.corruptBytes.Add(float64(bytesLost))
+		s.m.corruptRecords.Add(float64(recordsLost))
+	} else {
+		s.log.Warn("cursor skipped damaged records in the spool", "cursor", r.name,
+			"segment", segName(seg.base), "offset", ce.off, "records_lost", recordsLost)
+	}
 	s.mu.Lock()
-	s.cursor = next
+	r.cursor = next
 	s.mu.Unlock()
 	return nil
 }
@@ -107,9 +119,9 @@ func (s *Spool) skipDamage(seg segment, at Position, endSeq uint64, ce *corruptE
 // advanceLocked moves the read cursor past the ends of sealed or deleted
 // segments and returns the index of the segment that has records at it, if
 // any.
-func (s *Spool) advanceLocked() (int, bool) {
+func (s *Spool) advanceLocked(r *reader) (int, bool) {
 	for {
-		i, found := s.segIndexLocked(s.cursor.seg)
+		i, found := s.segIndexLocked(r.cursor.seg)
 		switch {
 		case i == len(s.segs):
 			return 0, false
@@ -117,14 +129,14 @@ func (s *Spool) advanceLocked() (int, bool) {
 			// The cursor's segment has gone (its records were all
 			// delivered); go on with the next.
 			next := s.segs[i].base
-			s.cursor = Position{seg: next, off: segHeaderLen, seq: next}
-		case s.cursor.off < s.segs[i].size:
+			r.cursor = Position{seg: next, off: segHeaderLen, seq: next}
+		case r.cursor.off < s.segs[i].size:
 			return i, true
 		case i == len(s.segs)-1:
 			return 0, false
 		default:
 			next := s.segs[i+1].base
-			s.cursor = Position{seg: next, off: segHeaderLen, seq: next}
+			r.cursor = Position{seg: next, off: segHeaderLen, seq: next}
 		}
 	}
 }
@@ -143,11 +155,11 @@ func (s *Spool) segIndexLocked(base uint64) (int, bool) {
 // readFrames reads up to n records from start, not going past end. If it
 // meets a damaged frame, it returns the records before it with a
 // *corruptError.
-func (s *Spool) readFrames(start Position, end int64, n int) ([][]byte, Position, error) {
-	if s.rf == nil || s.rfb != start.seg {
-		if s.rf != nil {
-			s.rf.Close()
-			s.rf = nil
+func (s *Spool) readFrames(r *reader, start Position, end int64, n int) ([][]byte, Position, error) {
+	if r.rf == nil || r.rfb != start.seg {
+		if r.rf != nil {
+			r.rf.Close()
+			r.rf = nil
 		}
 		f, err := os.Open(s.path(start.seg))
 		if err != nil {
@@ -163,9 +175,9 @@ func (s *Spool) readFrames(start Position, end int64, n int) ([][]byte, Position
 			f.Close()
 			return nil, start, &corruptError{off: start.off, reason: "segment header: " + err.Error(), whole: true}
 		}
-		s.rf, s.rfb, s.rver = f, start.seg, ver
+		r.rf, r.rfb, r.rver = f, start.seg, ver
 	}
-	s.fr.reset(s.rf, s.rver, start, end)
+	r.fr.reset(r.rf, r.rver, start, end)
 	var (
 		pos  = start
 		buf  = make([]byte, 0, min(end-start.off, 32<<10))
@@ -173,11 +185,11 @@ func (s *Spool) readFrames(start Position, end int64, n int) ([][]byte, Position
 		err  error
 	)
 	for len(ends) < n {
-		if buf, _, err = s.fr.next(buf); err != nil {
+		if buf, _, err = r.fr.next(buf); err != nil {
 			break
 		}
 		ends = append(ends, len(buf))
-		pos = s.fr.pos()
+		pos = r.fr.pos()
 	}
 	if err == io.EOF {
 		err = nil
@@ -196,33 +208,37 @@ func (s *Spool) readFrames(start Position, end int64, n int) ([][]byte, Position
 // it returns, so that Read after a restart starts after pos, and then deletes
 // the segments it has finished. Committing a position at or before the
 // current commit point does nothing.
-func (s *Spool) Commit(pos Position) error {
-	s.cmu.Lock()
-	defer s.cmu.Unlock()
+func (s *Spool) Commit(pos Position) error { return s.commit(s.main, pos) }
+
+func (s *Spool) commit(r *reader, pos Position) error {
+	r.cmu.Lock()
+	defer r.cmu.Unlock()
 	s.mu.Lock()
 	switch {
 	case s.closed:
 		s.mu.Unlock()
 		return ErrClosed
-	case !s.commit.before(pos):
+	case !r.commit.before(pos):
 		s.mu.Unlock()
 		return nil
-	case s.cursor.before(pos):
+	case r.cursor.before(pos):
 		s.mu.Unlock()
-		return fmt.Errorf("spool: commit %v: Read has not got there yet (it is at %v)", pos, s.cursor)
+		return fmt.Errorf("spool: commit %v: Read has not got there yet (it is at %v)", pos, r.cursor)
 	}
 	// Only a commit that lets segments go must be durable before they do
 	// (see the package doc): one that leaves pos's segment, or one an
 	// Append waiting for space will reclaim after.
-	durable := s.opts.Sync != SyncNever && (pos.seg != s.commit.seg || s.spaceWaiters > 0)
+	durable := s.opts.Sync != SyncNever && (pos.seg != r.commit.seg || s.spaceWaiters > 0)
 	s.mu.Unlock()
 
-	if err := writeCommit(s.dir, pos, durable); err != nil {
+	if err := writeCommit(s.dir, commitFile(r.name), pos, durable); err != nil {
 		return fmt.Errorf("spool: persist commit point: %w", err)
 	}
 
 	s.mu.Lock()
-	s.commit = pos
+	if r.commit.before(pos) { // a skip to make room may have moved it on
+		r.commit = pos
+	}
 	done := s.takeDeliveredLocked(false)
 	if s.spaceWaiters > 0 {
 		s.askReclaimLocked()

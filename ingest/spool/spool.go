@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -180,13 +181,10 @@ type Spool struct {
 	w        writer // the writer goroutine's own state
 	writeErr error  // the writer's error from closing, read after stopped
 
-	rmu  sync.Mutex // serializes Read; guards the reader's file
-	rf   *os.File
-	rfb  uint64 // base of rf's segment
-	rver uint32 // version of rf's segment
-	fr   frameReader
-
-	cmu sync.Mutex // serializes Commit
+	// main is the default consumer's cursor (Read, Commit); others are
+	// the named cursors (Cursor), those of earlier runs included.
+	main    *reader
+	readers map[string]*reader
 
 	mu           sync.Mutex
 	closed       bool
@@ -195,8 +193,6 @@ type Spool struct {
 	nextSeq      uint64 // sequence number of the next record to become readable
 	used         int64  // framed bytes in segs
 	reserved     int64  // framed bytes of Appends admitted but not yet readable
-	commit       Position
-	cursor       Position // where Read goes on
 	spaceCh      chan struct{}
 	spaceWaiters int
 	dataCh       chan struct{}
@@ -222,6 +218,8 @@ func Open(dir string, opts Options) (*Spool, error) {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
 	s := &Spool{
+		main:    &reader{holding: true},
+		readers: map[string]*reader{},
 		dir:     dir,
 		opts:    opts,
 		log:     opts.Logger.With("component", "spool", "dir", dir),
@@ -253,10 +251,15 @@ func (s *Spool) recover() error {
 		return err
 	}
 	var bases []uint64
+	var cursorNames []string
 	for _, e := range entries {
-		if e.Name() == commitName+".tmp" {
+		if strings.HasSuffix(e.Name(), ".tmp") && strings.HasPrefix(e.Name(), commitName) {
 			// A Commit that did not finish; the old commit file stands.
 			os.Remove(filepath.Join(s.dir, e.Name()))
+			continue
+		}
+		if name, ok := strings.CutPrefix(e.Name(), commitName+"."); ok && validCursorName(name) {
+			cursorNames = append(cursorNames, name)
 		}
 		if base, ok := parseSegName(e.Name()); ok && e.Type().IsRegular() {
 			bases = append(bases, base)
@@ -264,16 +267,33 @@ func (s *Spool) recover() error {
 	}
 	slices.Sort(bases)
 
-	c, haveCommit, err := s.readCommit()
+	c, haveCommit, err := s.readCommit("")
 	if err != nil {
 		return err
 	}
 	if !haveCommit && len(bases) > 0 {
 		c = Position{seg: bases[0], off: segHeaderLen, seq: bases[0]}
 	}
-	// Segments wholly before the commit point: a Commit deleted all but
+	// The named cursors of earlier runs: until their consumers ask for
+	// them again (Cursor), they keep their segments only while there is
+	// room.
+	oldest := c
+	for _, name := range cursorNames {
+		p, ok, err := s.readCommit(name)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			p = c
+		}
+		s.readers[name] = &reader{name: name, commit: p}
+		if p.before(oldest) {
+			oldest = p
+		}
+	}
+	// Segments wholly before every commit point: a Commit deleted all but
 	// these before a crash.
-	for len(bases) > 0 && bases[0] < c.seg {
+	for len(bases) > 0 && bases[0] < oldest.seg {
 		if err := os.Remove(s.path(bases[0])); err != nil {
 			return err
 		}
@@ -309,24 +329,17 @@ func (s *Spool) recover() error {
 	s.nextSeq = s.w.seq
 	if len(s.segs) == 0 {
 		s.nextSeq = c.seq
-		c = Position{seg: c.seq, off: segHeaderLen, seq: c.seq}
-		s.w.seq = s.nextSeq
-	} else if first := s.segs[0]; first.base != c.seg {
-		// The commit point's segment is gone: it was delivered in full.
-		c = Position{seg: first.base, off: segHeaderLen, seq: first.base}
-	} else if c.off < segHeaderLen {
-		c.off = segHeaderLen
-	} else if c.off > first.size {
-		// Only after a power failure without SyncAlways: records were
-		// delivered, then lost from the segment.
-		end := Position{seg: first.base, off: first.size, seq: s.nextSeq}
-		if len(s.segs) > 1 {
-			end.seq = s.segs[1].base
+		for _, r := range s.readers {
+			s.nextSeq = max(s.nextSeq, r.commit.seq)
 		}
-		s.log.Warn("commit point is past the end of its segment; records appended before a power failure were lost", "commit", c, "end", end)
-		c = end
+		s.w.seq = s.nextSeq
 	}
-	s.commit, s.cursor = c, c
+	c = s.clamp(c)
+	s.main.commit, s.main.cursor = c, c
+	for _, r := range s.readers {
+		r.commit = s.clamp(r.commit)
+		r.cursor = r.commit
+	}
 	// A crash between persisting a commit point at the end of a segment and
 	// deleting that segment leaves it behind.
 	for _, seg := range s.takeDeliveredLocked(false) {
@@ -336,8 +349,38 @@ func (s *Spool) recover() error {
 		s.log.Info("deleted delivered segment", "segment", segName(seg.base))
 		s.used -= seg.size - segHeaderLen
 	}
-	s.log.Info("opened spool", "segments", len(s.segs), "records", s.nextSeq-c.seq, "next", c)
+	s.log.Info("opened spool", "segments", len(s.segs), "records", s.nextSeq-c.seq, "next", c, "cursors", len(s.readers))
 	return nil
+}
+
+// clamp moves a commit point read from disk onto the segments there are:
+// into the first segment after its own if that is gone (it was delivered
+// in full), and back to its segment's end if it lies past it.
+func (s *Spool) clamp(c Position) Position {
+	if len(s.segs) == 0 {
+		return Position{seg: s.nextSeq, off: segHeaderLen, seq: s.nextSeq}
+	}
+	i, found := s.segIndexLocked(c.seg)
+	switch {
+	case i == len(s.segs):
+		last := s.segs[len(s.segs)-1]
+		return Position{seg: last.base, off: last.size, seq: s.nextSeq}
+	case !found:
+		// The commit point's segment is gone: it was delivered in full.
+		return Position{seg: s.segs[i].base, off: segHeaderLen, seq: s.segs[i].base}
+	case c.off < segHeaderLen:
+		c.off = segHeaderLen
+	case c.off > s.segs[i].size:
+		// Only after a power failure without SyncAlways: records were
+		// delivered, then lost from the segment.
+		end := Position{seg: s.segs[i].base, off: s.segs[i].size, seq: s.nextSeq}
+		if i+1 < len(s.segs) {
+			end.seq = s.segs[i+1].base
+		}
+		s.log.Warn("commit point is past the end of its segment; records appended before a power failure were lost", "commit", c, "end", end)
+		c = end
+	}
+	return c
 }
 
 // recoverLast prepares the last segment for appending: it checks its header
@@ -412,8 +455,8 @@ func (s *Spool) recoverLast(base uint64) (bool, error) {
 // readCommit reads the commit file. A damaged one is logged and ignored:
 // reading then starts from the oldest record, which repeats records but
 // loses none.
-func (s *Spool) readCommit() (Position, bool, error) {
-	b, err := os.ReadFile(filepath.Join(s.dir, commitName))
+func (s *Spool) readCommit(cursor string) (Position, bool, error) {
+	b, err := os.ReadFile(filepath.Join(s.dir, commitFile(cursor)))
 	if errors.Is(err, os.ErrNotExist) {
 		return Position{}, false, nil
 	}
@@ -422,7 +465,7 @@ func (s *Spool) readCommit() (Position, bool, error) {
 	}
 	p, err := decodeCommit(b)
 	if err != nil {
-		s.log.Error("commit file is damaged; replaying every record in the spool", "err", err)
+		s.log.Error("commit file is damaged; replaying every record in the spool", "cursor", cursor, "err", err)
 		s.m.corruptBytes.Add(float64(len(b)))
 		return Position{}, false, nil
 	}
@@ -454,10 +497,7 @@ func (s *Spool) syncDir() error {
 func (s *Spool) Len() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.commit.seq > s.nextSeq { // not expected; guards against a bad commit file
-		return 0
-	}
-	return int64(s.nextSeq - s.commit.seq)
+	return s.main.lagLocked(s.nextSeq)
 }
 
 // Size returns the framed bytes of the records not yet committed.
@@ -465,8 +505,8 @@ func (s *Spool) Size() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := s.used
-	if len(s.segs) > 0 && s.segs[0].base == s.commit.seg {
-		n -= s.commit.off - segHeaderLen
+	if len(s.segs) > 0 && s.segs[0].base == s.main.commit.seg {
+		n -= s.main.commit.off - segHeaderLen
 	}
 	return n
 }
@@ -488,15 +528,10 @@ func (s *Spool) Close() error {
 	close(s.stop)
 	<-s.stopped
 
-	s.rmu.Lock()
 	var rerr error
-	if s.rf != nil {
-		rerr = s.rf.Close()
-		s.rf = nil
+	for _, r := range append([]*reader{s.main}, s.allNamed()...) {
+		rerr = errors.Join(rerr, r.close())
 	}
-	s.rmu.Unlock()
-	s.cmu.Lock() // wait for a running Commit
-	s.cmu.Unlock()
 	return errors.Join(s.writeErr, rerr, s.unlock())
 }
 
@@ -524,7 +559,18 @@ func (s *Spool) deliveredLocked(i int) bool {
 	if i == len(s.segs)-1 && seg.size <= segHeaderLen {
 		return false
 	}
-	return seg.base < s.commit.seg || seg.base == s.commit.seg && s.commit.off >= seg.size
+	past := func(c Position) bool { return seg.base < c.seg || seg.base == c.seg && c.off >= seg.size }
+	if !past(s.main.commit) {
+		return false
+	}
+	for _, r := range s.readers {
+		// A named cursor keeps its segments only while there is room:
+		// a slow consumer holds only itself.
+		if !past(r.commit) && (r.holding || s.spaceWaiters == 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // takeDeliveredLocked removes the delivered segments from the front of
@@ -535,6 +581,9 @@ func (s *Spool) takeDeliveredLocked(last bool) []segment {
 	for len(s.segs) > 0 && (last || len(s.segs) > 1) && s.deliveredLocked(0) {
 		done = append(done, s.segs[0])
 		s.segs = s.segs[1:]
+	}
+	if len(done) > 0 {
+		s.skipLaggardsLocked(done[len(done)-1])
 	}
 	return done
 }

@@ -526,7 +526,7 @@ func TestOpenDeletesDelivered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := writeCommit(dir, Position{seg: second, off: fi.Size(), seq: third}, true); err != nil {
+	if err := writeCommit(dir, commitName, Position{seg: second, off: fi.Size(), seq: third}, true); err != nil {
 		t.Fatal(err)
 	}
 	s = open(t, dir, opts)
