@@ -66,11 +66,35 @@ const Prefix = "envmon_"
 
 // Principal is who a verified token speaks for. It holds no secret.
 type Principal struct {
-	TokenID   string
-	Role      Role
-	Team      string
+	TokenID string
+	Role    Role
+	Team    string
+	// Grid is the grid cell a supervisor's token supervises, written as a
+	// path "county/township/village" that may stop at any level; empty: none.
+	Grid      string
 	Name      string
 	ExpiresAt time.Time // zero: never
+}
+
+// GridContains reports whether grid cell path cell contains place path g:
+// cell's levels are the first levels of g. An empty cell contains nothing.
+func GridContains(cell, g string) bool {
+	if cell == "" {
+		return false
+	}
+	return g == cell || strings.HasPrefix(g, cell+"/")
+}
+
+// SeesTeam reports whether p may see what belongs to team: an admin always,
+// an officer or supervisor of that team.
+func (p Principal) SeesTeam(team string) bool {
+	return p.Role == Admin || (p.Role.AtLeast(Officer) && p.Team != "" && p.Team == team)
+}
+
+// SeesGrid reports whether p may see what lies in grid cell path g: an
+// admin always, a supervisor whose cell contains g.
+func (p Principal) SeesGrid(g string) bool {
+	return p.Role == Admin || (p.Role.AtLeast(Supervisor) && GridContains(p.Grid, g))
 }
 
 // Who names p in audit trails: "token:ID (role)".
@@ -116,6 +140,7 @@ type NewToken struct {
 type CreateOptions struct {
 	Role Role
 	Team string
+	Grid string        // the grid cell path a supervisor supervises
 	Name string        // a label for people, such as "desk laptop"
 	TTL  time.Duration // zero: no expiry
 }
@@ -132,14 +157,14 @@ func (s *Store) Create(ctx context.Context, o CreateOptions) (NewToken, error) {
 	id := hex.EncodeToString(idb[:])
 	tok := Prefix + id + "_" + base64.RawURLEncoding.EncodeToString(secret[:])
 	now := s.now()
-	p := Principal{TokenID: id, Role: o.Role, Team: o.Team, Name: o.Name}
+	p := Principal{TokenID: id, Role: o.Role, Team: o.Team, Grid: strings.Trim(o.Grid, "/"), Name: o.Name}
 	var exp sql.NullInt64
 	if o.TTL > 0 {
 		p.ExpiresAt = now.Add(o.TTL)
 		exp = sql.NullInt64{Int64: p.ExpiresAt.UnixMilli(), Valid: true}
 	}
-	_, err := s.db.SQL().ExecContext(ctx, `INSERT INTO auth_tokens (id, hash, role, team, name, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		id, hash(tok), string(o.Role), o.Team, o.Name, now.UnixMilli(), exp)
+	_, err := s.db.SQL().ExecContext(ctx, `INSERT INTO auth_tokens (id, hash, role, team, grid, name, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		id, hash(tok), string(o.Role), o.Team, p.Grid, o.Name, now.UnixMilli(), exp)
 	if err != nil {
 		return NewToken{}, fmt.Errorf("create token: %w", err)
 	}
@@ -164,8 +189,8 @@ func (s *Store) Verify(ctx context.Context, tok string) (Principal, error) {
 		stored   string
 		exp, rev sql.NullInt64
 	)
-	err := s.db.SQL().QueryRowContext(ctx, `SELECT id, hash, role, team, name, expires_at, revoked_at FROM auth_tokens WHERE hash = $1`, h).
-		Scan(&p.TokenID, &stored, &role, &p.Team, &p.Name, &exp, &rev)
+	err := s.db.SQL().QueryRowContext(ctx, `SELECT id, hash, role, team, grid, name, expires_at, revoked_at FROM auth_tokens WHERE hash = $1`, h).
+		Scan(&p.TokenID, &stored, &role, &p.Team, &p.Grid, &p.Name, &exp, &rev)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Principal{}, ErrUnknown
 	}

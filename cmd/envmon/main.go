@@ -25,6 +25,8 @@ Commands:
   sim       publish simulated station readings to an MQTT broker
   passwd    print the bcrypt hash of a password read from stdin, for the station registry
   token     create a bearer token for the enforcement API (token create --role R)
+  keys      re-encrypt complainants' personal data under a new key (keys rotate)
+  deadline  print every due time of a case received at a time (deadline --received T)
   aqi       compute an air quality index (HJ 633-2026, HJ 633-2012, US EPA)
   water     classify surface water (GB 3838-2002)
   noise     evaluate noise levels against GB 3096-2008
@@ -59,6 +61,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return passwd(rest, os.Stdin, stdout, stderr)
 	case "token":
 		return token(ctx, rest, stdout, stderr)
+	case "keys":
+		return keys(ctx, rest, stdout, stderr)
+	case "deadline":
+		return deadline(rest, stdout, stderr)
 	case "aqi":
 		return calc.AQI(rest, stdout, stderr)
 	case "water":

@@ -21,7 +21,7 @@ import (
 // and --config file.
 func token(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] != "create" {
-		fmt.Fprint(stderr, "Usage: envmon token create --role viewer|officer|supervisor|admin [--team T] [--name N] [--ttl D] [--data-dir D]\n")
+		fmt.Fprint(stderr, "Usage: envmon token create --role viewer|officer|supervisor|admin [--team T] [--grid G] [--name N] [--ttl D] [--data-dir D]\n")
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
 			return 0
 		}
@@ -32,6 +32,7 @@ func token(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	loader := config.Register(fs, defaults())
 	role := fs.String("role", "", "role of the token: viewer, officer, supervisor or admin")
 	team := fs.String("team", "", "team the token belongs to (officers see their team's cases)")
+	grid := fs.String("grid", "", "grid cell a supervisor supervises: county[/township[/village]]")
 	name := fs.String("name", "", "a label for people, such as the holder's desk")
 	ttl := fs.Duration("ttl", 0, "lifetime of the token (0: until revoked)")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -71,7 +72,7 @@ func token(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "envmon token create: %v\n", err)
 		return 1
 	}
-	nt, err := st.Create(ctx, auth.CreateOptions{Role: r, Team: *team, Name: *name, TTL: *ttl})
+	nt, err := st.Create(ctx, auth.CreateOptions{Role: r, Team: *team, Grid: *grid, Name: *name, TTL: *ttl})
 	if err != nil {
 		fmt.Fprintf(stderr, "envmon token create: %v\n", err)
 		return 1

@@ -1,0 +1,223 @@
+package cases
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/http"
+	"slices"
+	"sort"
+	"strconv"
+	"time"
+)
+
+// PoorRateFlag is the yearly share of poor ratings above which a service
+// point is flagged: the level at which the service-point rules call its
+// head in.
+const PoorRateFlag = 0.05
+
+// Disclosure is the public, anonymous statistics of GET
+// /api/v1/disclosure/cases. It holds no personal data and no location
+// finer than a grid cell.
+type Disclosure struct {
+	Generated time.Time       `json:"generated_at"`
+	TimeZone  string          `json:"time_zone"`
+	Groups    []DisclosureRow `json:"groups"`
+	Points    []PointYear     `json:"points"`
+	Deadlines []string        `json:"deadlines"`
+	Flag      float64         `json:"poor_rate_flag"`
+}
+
+// DisclosureRow is one month, grid cell and category.
+type DisclosureRow struct {
+	Month    string `json:"month"` // YYYY-MM, in the deployment's zone
+	Grid     string `json:"grid"`
+	Category string `json:"category"`
+	Received int    `json:"received"`
+	// OnTime and Overdue count, for each deadline, the cases that met it
+	// in time and those that missed it (met late, or still open past it).
+	OnTime  map[string]int `json:"on_time"`
+	Overdue map[string]int `json:"overdue"`
+	// OverdueCases counts cases with any deadline missed.
+	OverdueCases int `json:"overdue_cases"`
+	Resolved     int `json:"resolved"`
+	// MedianHoursToResolve is from receipt to resolution, over resolved
+	// cases; null when none.
+	MedianHoursToResolve *float64       `json:"median_hours_to_resolve"`
+	Ratings              map[string]int `json:"ratings"`
+}
+
+// PointYear is a service point's poor-rating rate in a year.
+type PointYear struct {
+	Point    string  `json:"point"`
+	Year     int     `json:"year"`
+	Rated    int     `json:"rated"`
+	Poor     int     `json:"poor"`
+	PoorRate float64 `json:"poor_rate"`
+	Flagged  bool    `json:"flagged"`
+}
+
+// Disclose computes the statistics; year 0 means every year.
+func (s *Service) Disclose(ctx context.Context, year int) (*Disclosure, error) {
+	now := s.cfg.Now()
+	loc := s.cal.Location()
+	type tm struct {
+		deadline int64
+		state    string
+	}
+	timers := map[string][]tm{}
+	trows, err := s.db.SQL().QueryContext(ctx, `SELECT case_id, kind, deadline, state FROM cases_timers`)
+	if err != nil {
+		return nil, fmt.Errorf("cases: disclosure: %w", err)
+	}
+	kinds := map[string]map[string]tm{}
+	for trows.Next() {
+		var id, kind, state string
+		var d int64
+		if err := trows.Scan(&id, &kind, &d, &state); err != nil {
+			trows.Close()
+			return nil, err
+		}
+		if kinds[id] == nil {
+			kinds[id] = map[string]tm{}
+		}
+		kinds[id][kind] = tm{d, state}
+		timers[id] = append(timers[id], tm{d, state})
+	}
+	trows.Close()
+	rows, err := s.db.SQL().QueryContext(ctx, `SELECT id, category, grid, point, received_at, resolved_at, rating, rated_at FROM cases_cases ORDER BY received_at`)
+	if err != nil {
+		return nil, fmt.Errorf("cases: disclosure: %w", err)
+	}
+	defer rows.Close()
+	type key struct{ month, grid, cat string }
+	groups := map[key]*DisclosureRow{}
+	hours := map[key][]float64{}
+	type pk struct {
+		point string
+		year  int
+	}
+	points := map[pk]*PointYear{}
+	deadlines := []string{TimerEnter, TimerContact, TimerForward, TimerFeedback, TimerRecheck}
+	for rows.Next() {
+		var id, cat, grid, point, rating string
+		var rcv int64
+		var res, rated sql.NullInt64
+		if err := rows.Scan(&id, &cat, &grid, &point, &rcv, &res, &rating, &rated); err != nil {
+			return nil, err
+		}
+		rt := fromMs(rcv).In(loc)
+		if year != 0 && rt.Year() != year {
+			continue
+		}
+		k := key{rt.Format("2006-01"), grid, cat}
+		g := groups[k]
+		if g == nil {
+			g = &DisclosureRow{Month: k.month, Grid: grid, Category: cat, OnTime: map[string]int{}, Overdue: map[string]int{}, Ratings: map[string]int{}}
+			for _, d := range deadlines {
+				g.OnTime[d], g.Overdue[d] = 0, 0
+			}
+			for _, r := range Ratings {
+				g.Ratings[r] = 0
+			}
+			groups[k] = g
+		}
+		g.Received++
+		late := false
+		for kind, t := range kinds[id] {
+			switch {
+			case t.state == "met":
+				g.OnTime[kind]++
+			case t.state == "met_late" || t.state == "missed" || t.deadline < ms(now):
+				g.Overdue[kind]++
+				late = true
+			}
+		}
+		if late {
+			g.OverdueCases++
+		}
+		if res.Valid {
+			g.Resolved++
+			hours[k] = append(hours[k], float64(res.Int64-rcv)/3.6e6)
+		}
+		if rating != "" {
+			g.Ratings[rating]++
+			if point != "" && rated.Valid {
+				p := pk{point, fromMs(rated.Int64).In(loc).Year()}
+				py := points[p]
+				if py == nil {
+					py = &PointYear{Point: p.point, Year: p.year}
+					points[p] = py
+				}
+				py.Rated++
+				if rating == "poor" {
+					py.Poor++
+				}
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := &Disclosure{Generated: now.UTC(), TimeZone: loc.String(), Groups: []DisclosureRow{}, Points: []PointYear{}, Deadlines: deadlines, Flag: PoorRateFlag}
+	for k, g := range groups {
+		if h := hours[k]; len(h) > 0 {
+			slices.Sort(h)
+			m := h[len(h)/2]
+			if len(h)%2 == 0 {
+				m = (h[len(h)/2-1] + h[len(h)/2]) / 2
+			}
+			m = float64(int(m*10+0.5)) / 10
+			g.MedianHoursToResolve = &m
+		}
+		out.Groups = append(out.Groups, *g)
+	}
+	sort.Slice(out.Groups, func(i, j int) bool {
+		a, b := out.Groups[i], out.Groups[j]
+		if a.Month != b.Month {
+			return a.Month < b.Month
+		}
+		if a.Grid != b.Grid {
+			return a.Grid < b.Grid
+		}
+		return a.Category < b.Category
+	})
+	for _, p := range points {
+		p.PoorRate = float64(p.Poor) / float64(p.Rated)
+		p.Flagged = p.PoorRate > PoorRateFlag
+		out.Points = append(out.Points, *p)
+	}
+	sort.Slice(out.Points, func(i, j int) bool {
+		if out.Points[i].Year != out.Points[j].Year {
+			return out.Points[i].Year < out.Points[j].Year
+		}
+		return out.Points[i].Point < out.Points[j].Point
+	})
+	return out, nil
+}
+
+// DisclosureHandler serves GET /api/v1/disclosure/cases[?year=YYYY], public
+// and without a token.
+func (s *Service) DisclosureHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			Problem(w, http.StatusMethodNotAllowed, "GET only", nil)
+			return
+		}
+		year := 0
+		if y := r.URL.Query().Get("year"); y != "" {
+			var err error
+			if year, err = strconv.Atoi(y); err != nil || year < 2000 || year > 3000 {
+				Problem(w, http.StatusBadRequest, "year: want YYYY", nil)
+				return
+			}
+		}
+		d, err := s.Disclose(r.Context(), year)
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		writeJSON(w, http.StatusOK, d)
+	})
+}

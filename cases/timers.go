@@ -1,0 +1,270 @@
+package cases
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/envmon/envmon/alerts/notify"
+	"github.com/envmon/envmon/db"
+)
+
+// Kinds of case notification, beside the alerts' own.
+const (
+	KindReminder   notify.Kind = "case_reminder"
+	KindOverdue    notify.Kind = "case_overdue"
+	KindEscalation notify.Kind = "case_escalation"
+)
+
+var priorities = []string{"normal", "high", "urgent", "critical"}
+
+type dueTimer struct {
+	id, caseID, kind string
+	deadline, next   int64
+	reminders, over  int
+}
+
+// Tick acts on every timer due now, each in the transaction that claims it
+// with SKIP LOCKED (on SQLite, under the write lock), so that a timer acts
+// once however many replicas tick, and its effects (events, escalation,
+// outbox rows) commit with it or not at all. It returns how many acted.
+func (s *Service) Tick(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		n, err := s.tickBatch(ctx)
+		total += n
+		if err != nil || n == 0 {
+			return total, err
+		}
+	}
+}
+
+func (s *Service) tickBatch(ctx context.Context) (int, error) {
+	now := s.cfg.Now()
+	var changes []Change
+	acted := 0
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		changes, acted = changes[:0], 0
+		rows, err := tx.QueryContext(ctx, `SELECT id, case_id, kind, deadline, next, reminders, overdue FROM cases_timers
+			WHERE state = 'pending' AND next IS NOT NULL AND next <= $1 ORDER BY next, id LIMIT 16`+s.db.SkipLocked(), ms(now))
+		if err != nil {
+			return err
+		}
+		var due []dueTimer
+		for rows.Next() {
+			var t dueTimer
+			if err := rows.Scan(&t.id, &t.caseID, &t.kind, &t.deadline, &t.next, &t.reminders, &t.over); err != nil {
+				rows.Close()
+				return err
+			}
+			due = append(due, t)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, t := range due {
+			ch, err := s.act(ctx, tx, t, now)
+			if err != nil {
+				return fmt.Errorf("timer %s: %w", t.id, err)
+			}
+			changes = append(changes, ch)
+			acted++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("cases: timers: %w", err)
+	}
+	for _, ch := range changes {
+		s.hub.publish(ch)
+	}
+	return acted, nil
+}
+
+// act is one action of a due timer: a reminder before the deadline; at
+// the deadline, overdue and escalation to the grid cell's supervisor;
+// then reminders every RemindEvery, escalating one grid level up every
+// EscalateEvery.
+func (s *Service) act(ctx context.Context, tx *sql.Tx, t dueTimer, now time.Time) (Change, error) {
+	c, err := getCase(ctx, tx, t.caseID)
+	if err != nil {
+		return Change{}, err
+	}
+	deadline := fromMs(t.deadline)
+	loc := s.cal.Location()
+	dueText := deadline.In(loc).Format("2006-01-02 15:04")
+	ch := Change{Case: c.ID, State: c.State, Team: c.Team, Grid: c.Grid, Source: c.Source}
+	if now.Before(deadline) {
+		t.reminders++
+		if _, err := tx.ExecContext(ctx, `UPDATE cases_timers SET reminders = $1, next = $2 WHERE id = $3`, t.reminders, t.deadline, t.id); err != nil {
+			return ch, err
+		}
+		if err := addEvent(ctx, tx, c.ID, now, "clock", "reminder", "", "", t.kind+" due "+dueText); err != nil {
+			return ch, err
+		}
+		s.metrics.timers.WithLabelValues(t.kind, "reminder").Inc()
+		ch.Type = "reminder"
+		return ch, s.enqueue(ctx, tx, c, t, KindReminder, fmt.Sprintf("%s.r%d", t.id, t.reminders), c.Escalation, dueText, now)
+	}
+	t.over++
+	late := now.Sub(deadline)
+	level := min(1+int(late/s.cfg.EscalateEvery), maxLevel(c.Grid))
+	k := int(late/s.cfg.RemindEvery) + 1
+	next := deadline.Add(time.Duration(k) * s.cfg.RemindEvery)
+	if _, err := tx.ExecContext(ctx, `UPDATE cases_timers SET overdue = $1, next = $2 WHERE id = $3`, t.over, ms(next), t.id); err != nil {
+		return ch, err
+	}
+	if t.over == 1 {
+		if err := addEvent(ctx, tx, c.ID, now, "clock", "overdue", "", "", t.kind+" was due "+dueText); err != nil {
+			return ch, err
+		}
+	}
+	if level > c.Escalation {
+		g := levelGrid(c.Grid, level)
+		prio := min(c.Priority+level-c.Escalation, len(priorities)-1)
+		if _, err := tx.ExecContext(ctx, `UPDATE cases_cases SET escalation = $1, escalated_grid = $2, priority = $3 WHERE id = $4`, level, g, prio, c.ID); err != nil {
+			return ch, err
+		}
+		if err := addEvent(ctx, tx, c.ID, now, "clock", "escalated", "", "", fmt.Sprintf("%s overdue: escalated to level %d, the supervisor of %q; priority %s", t.kind, level, g, priorities[prio])); err != nil {
+			return ch, err
+		}
+		c.Escalation, c.EscalatedGrid, c.Priority = level, g, prio
+		s.metrics.timers.WithLabelValues(t.kind, "escalation").Inc()
+		ch.Type = "escalated"
+		return ch, s.enqueue(ctx, tx, c, t, KindEscalation, fmt.Sprintf("%s.e%d", t.id, level), level, dueText, now)
+	}
+	if err := addEvent(ctx, tx, c.ID, now, "clock", "overdue_reminder", "", "", fmt.Sprintf("%s overdue since %s (reminder %d)", t.kind, dueText, t.over)); err != nil {
+		return ch, err
+	}
+	s.metrics.timers.WithLabelValues(t.kind, "overdue").Inc()
+	ch.Type = "overdue"
+	return ch, s.enqueue(ctx, tx, c, t, KindOverdue, fmt.Sprintf("%s.o%d", t.id, t.over), c.Escalation, dueText, now)
+}
+
+// maxLevel is how many grid levels a case in cell grid can escalate
+// through: its own cell's supervisor, then each cell above it.
+func maxLevel(grid string) int {
+	if grid == "" {
+		return 1
+	}
+	return strings.Count(grid, "/") + 1
+}
+
+// levelGrid is the cell of escalation level n (from 1) for a case in grid.
+func levelGrid(grid string, n int) string {
+	if grid == "" {
+		return ""
+	}
+	parts := strings.Split(grid, "/")
+	keep := max(len(parts)-n+1, 1)
+	return strings.Join(parts[:keep], "/")
+}
+
+// enqueue writes an outbox row per receiver, keyed key.receiver, in tx.
+// The key is fixed by the timer and its action count, so one action is
+// enqueued once whoever commits it.
+func (s *Service) enqueue(ctx context.Context, tx *sql.Tx, c *Case, t dueTimer, kind notify.Kind, key string, level int, dueText string, now time.Time) error {
+	var en, zh string
+	switch kind {
+	case KindReminder:
+		en = fmt.Sprintf("Case %s: the %s deadline is at %s", c.ID, t.kind, dueText)
+		zh = fmt.Sprintf("案件 %s：%s 时限为 %s", c.ID, t.kind, dueText)
+	case KindOverdue:
+		en = fmt.Sprintf("Case %s: the %s deadline of %s has passed", c.ID, t.kind, dueText)
+		zh = fmt.Sprintf("案件 %s：%s 已超过时限 %s", c.ID, t.kind, dueText)
+	default:
+		en = fmt.Sprintf("Case %s escalated to %s: the %s deadline of %s has passed", c.ID, c.EscalatedGrid, t.kind, dueText)
+		zh = fmt.Sprintf("案件 %s 已升级至 %s：%s 已超过时限 %s", c.ID, c.EscalatedGrid, t.kind, dueText)
+	}
+	for _, r := range s.cfg.Receivers {
+		n := notify.Notification{
+			Key: "case." + key + "." + r.Name, Receiver: r.Name, Kind: kind, Created: now.UTC(),
+			Episode: notify.Episode{
+				ID: c.ID, Rule: "case_" + t.kind, Station: c.Station, Point: c.Point, Medium: c.Category,
+				Severity: priorities[c.Priority], State: "firing",
+				Labels: map[string]string{"alertname": "case_" + t.kind, "case": c.ID, "category": c.Category, "team": c.Team,
+					"grid": c.Grid, "escalated_grid": c.EscalatedGrid, "level": fmt.Sprint(level), "deadline": t.kind},
+				Annotations: map[string]string{"summary": en, "summary_zh": zh},
+				StartsAt:    fromMs(t.deadline), Fingerprint: "case-" + c.ID + "-" + t.kind,
+			},
+		}
+		if s.cfg.ExternalURL != "" {
+			n.URL = s.cfg.ExternalURL + "/api/v1/cases/" + c.ID
+		}
+		b, _ := json.Marshal(n)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO cases_outbox (id, case_id, receiver, kind, payload, state, due, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6)
+			ON CONFLICT (id) DO NOTHING`, n.Key, c.ID, r.Name, string(kind), string(b), ms(now)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var outboxLease = db.Lease{Table: "cases_outbox", Key: "id", Due: "due", Owner: "owner", Until: "lease_until"}
+
+// outboxTTL is how long a replica holds a claimed outbox row.
+const outboxTTL = time.Minute
+
+// Deliver claims the outbox rows due now with a lease and sends each to its
+// receiver, retrying failures with backoff (10 s doubling, at most 8
+// attempts). It returns how many it attempted.
+func (s *Service) Deliver(ctx context.Context) (int, error) {
+	now := s.cfg.Now()
+	ids, err := s.db.ClaimDue(ctx, outboxLease, s.cfg.Replica, now, outboxTTL, 32)
+	if err != nil {
+		return 0, err
+	}
+	var errs []error
+	for _, id := range ids {
+		if err := s.deliver(ctx, id, now); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return len(ids), errors.Join(errs...)
+}
+
+func (s *Service) deliver(ctx context.Context, id string, now time.Time) error {
+	var payload, receiver string
+	var attempts int
+	if err := s.db.SQL().QueryRowContext(ctx, `SELECT payload, receiver, attempts FROM cases_outbox WHERE id = $1 AND owner = $2`, id, s.cfg.Replica).
+		Scan(&payload, &receiver, &attempts); err != nil {
+		return fmt.Errorf("cases outbox %s: %w", id, err)
+	}
+	var nf notify.Notifier
+	for _, r := range s.cfg.Receivers {
+		if r.Name == receiver {
+			nf = r.Notifier
+		}
+	}
+	var n notify.Notification
+	state, msg := "sent", ""
+	if err := json.Unmarshal([]byte(payload), &n); err != nil || nf == nil {
+		state, msg = "dead", "bad payload or unknown receiver"
+	} else {
+		cctx, cancel := context.WithTimeoutCause(ctx, 30*time.Second, errors.New("notifier timed out"))
+		retry, err := nf.Notify(cctx, &n)
+		cancel()
+		attempts++
+		if err != nil {
+			msg = err.Error()
+			state = "dead"
+			if retry && attempts < 8 {
+				state = "pending"
+			}
+			s.log.Warn("case notification failed", "receiver", receiver, "key", id, "attempt", attempts, "err", err)
+		}
+	}
+	s.metrics.sent.WithLabelValues(receiver, state).Inc()
+	var due sql.NullInt64
+	if state == "pending" {
+		due = sql.NullInt64{Int64: ms(now.Add(10 * time.Second << min(attempts-1, 6))), Valid: true}
+	}
+	_, err := s.db.SQL().ExecContext(ctx, `UPDATE cases_outbox SET state = $1, attempts = $2, due = $3, done_at = $4, last_error = $5, owner = NULL, lease_until = NULL
+		WHERE id = $6 AND owner = $7`, state, attempts, due, ms(now), msg, id, s.cfg.Replica)
+	return err
+}
