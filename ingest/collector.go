@@ -121,6 +121,10 @@ type Config struct {
 
 	Store    Writer
 	Stations Stations
+	// Sinks are fed the stream of accepted readings, each from its own
+	// cursor in the spool, beside the store writer and the registry's
+	// live state (see Sink).
+	Sinks []StreamSink
 	// Statuses, if set, keeps what stations say on their status topics
 	// across restarts.
 	Statuses   StatusSaver
@@ -248,6 +252,12 @@ func (c *Collector) Run(ctx context.Context) error {
 		defer close(writerDone)
 		c.writeLoop(writeCtx)
 	}()
+	sinksDone, err := c.startSinks(writeCtx)
+	if err != nil {
+		stopWriter()
+		<-writerDone
+		return err
+	}
 	acceptDone := make(chan struct{})
 	go func() {
 		defer close(acceptDone)
@@ -276,6 +286,7 @@ func (c *Collector) Run(ctx context.Context) error {
 	c.drainSpool(writeCtx, c.cfg.DrainTimeout)
 	stopWriter()
 	<-writerDone
+	<-sinksDone
 	return nil
 }
 

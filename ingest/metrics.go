@@ -16,6 +16,8 @@ type metrics struct {
 	forwarded       prometheus.Counter
 	forwardErrors   prometheus.Counter
 	subscribeErrors prometheus.Counter
+	sinkRecords     *prometheus.CounterVec
+	sinkErrors      *prometheus.CounterVec
 	latency         prometheus.Histogram
 	batchSize       prometheus.Histogram
 	writeDuration   prometheus.Histogram
@@ -51,6 +53,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "envmon_ingest_forward_errors_total",
 			Help: "Failed attempts to forward readings to the replica that owns their station; each is retried.",
 		}),
+		sinkRecords: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "envmon_stream_sink_readings_total",
+			Help: "Accepted readings each sink of the stream has consumed.",
+		}, []string{"sink"}),
+		sinkErrors: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "envmon_stream_sink_errors_total",
+			Help: "Failed attempts of a sink to consume a batch; each is retried.",
+		}, []string{"sink"}),
 		subscribeErrors: f.NewCounter(prometheus.CounterOpts{
 			Name: "envmon_mqtt_subscribe_errors_total",
 			Help: "Failed or refused subscriptions (SUBACK 0x80 and above); each is retried.",

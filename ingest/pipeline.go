@@ -350,9 +350,10 @@ func (c *Collector) readBatch(ctx context.Context) ([][]byte, spool.Position, er
 	return recs, pos, nil
 }
 
-// stored records a batch the store took.
+// stored records a batch the store took. (The registry's latest values
+// come from the stream, its own sink: they move even while the store is
+// down.)
 func (c *Collector) stored(rs []reading.Reading) {
-	c.cfg.Stations.Observe(rs)
 	now := c.cfg.Now()
 	var readings, ok, flagged [len(reading.Media)]int
 	var flags map[string]int

@@ -2,8 +2,12 @@ package ingest
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"sync"
 	"time"
 
+	"github.com/envmon/envmon/ingest/spool"
 	"github.com/envmon/envmon/reading"
 )
 
@@ -41,4 +45,105 @@ type SinkFunc struct {
 func (s SinkFunc) Name() string { return s.SinkName }
 func (s SinkFunc) Consume(ctx context.Context, batch []Accepted) error {
 	return s.ConsumeFunc(ctx, batch)
+}
+
+// StreamSink is a sink of the stream and how its cursor starts.
+type StreamSink struct {
+	Sink Sink
+	// InMemory says the sink's state lives in memory and is rebuilt at
+	// start from the store: its cursor then starts where the store writer
+	// is, so that it is given everything the store does not have yet.
+	// Otherwise it resumes at its own commit point.
+	InMemory bool
+}
+
+// registrySink keeps the station registry's live state (latest values,
+// last seen) from the stream, so that it moves while the store is down.
+// Observe keeps the newest value of each metric, so a replay changes
+// nothing.
+func (c *Collector) registrySink() StreamSink {
+	return StreamSink{InMemory: true, Sink: SinkFunc{SinkName: "registry", ConsumeFunc: func(_ context.Context, batch []Accepted) error {
+		rs := make([]reading.Reading, len(batch))
+		for i := range batch {
+			rs[i] = batch[i].Reading
+		}
+		c.cfg.Stations.Observe(rs)
+		return nil
+	}}}
+}
+
+// startSinks opens each sink's cursor and feeds it until ctx ends; the
+// returned channel is closed when every sink has stopped.
+func (c *Collector) startSinks(ctx context.Context) (<-chan struct{}, error) {
+	sinks := append([]StreamSink{c.registrySink()}, c.cfg.Sinks...)
+	done := make(chan struct{})
+	var running sync.WaitGroup
+	for _, s := range sinks {
+		cur, err := c.cfg.Spool.Cursor(s.Sink.Name(), spool.CursorOptions{FromDefault: s.InMemory})
+		if err != nil {
+			return nil, fmt.Errorf("ingest: sink %s: %w", s.Sink.Name(), err)
+		}
+		running.Add(1)
+		go func() {
+			defer running.Done()
+			c.runSink(ctx, s.Sink, cur)
+		}()
+	}
+	go func() { running.Wait(); close(done) }()
+	return done, nil
+}
+
+// Cursor is a sink's own position in the spool; *spool.Cursor satisfies
+// it.
+type Cursor interface {
+	Read(ctx context.Context, n int) ([][]byte, spool.Position, error)
+	Commit(pos spool.Position) error
+}
+
+// runSink feeds sink from its cursor until ctx ends: read a batch, decode
+// it, consume it (retrying with backoff until it succeeds), commit.
+func (c *Collector) runSink(ctx context.Context, sink Sink, cur Cursor) {
+	log := c.log.With("sink", sink.Name())
+	var names names // this loop's own
+	for {
+		recs, pos, err := cur.Read(ctx, c.cfg.BatchSize)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, spool.ErrClosed) {
+				return
+			}
+			log.Error("spool read failed; retrying", "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		batch := make([]Accepted, 0, len(recs))
+		for _, b := range recs {
+			a, err := decodeRecordWith(b, &names)
+			if err != nil {
+				log.Error("skipping damaged spool record", "err", err)
+				continue
+			}
+			batch = append(batch, a)
+		}
+		for backoff := 100 * time.Millisecond; len(batch) > 0; backoff = min(2*backoff, 5*time.Second) {
+			err := sink.Consume(ctx, batch)
+			if err == nil {
+				c.m.sinkRecords.WithLabelValues(sink.Name()).Add(float64(len(batch)))
+				break
+			}
+			c.m.sinkErrors.WithLabelValues(sink.Name()).Inc()
+			log.Warn("sink failed; retrying the batch", "readings", len(batch), "retry_in", backoff, "err", err)
+			select {
+			case <-ctx.Done():
+				return // not committed: given again at the next start
+			case <-time.After(backoff):
+			}
+		}
+		if err := cur.Commit(pos); err != nil {
+			log.Error("committing the sink's cursor failed; the batch may be given again after a restart", "err", err)
+		}
+	}
 }
