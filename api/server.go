@@ -57,6 +57,18 @@ type Config struct {
 	Logger     *slog.Logger
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Mounts are the components' routes (the public air quality, alerts,
+	// cases, Open311), served beside api's own with the same middleware.
+	Mounts []Mount
+}
+
+// Mount is a component's HTTP handler at Pattern, a full path. With
+// Prefix, it serves everything under Pattern (chi's Mount); otherwise
+// Pattern alone, with any method (chi's Handle).
+type Mount struct {
+	Pattern string
+	Handler http.Handler
+	Prefix  bool
 }
 
 //go:embed web
@@ -84,6 +96,13 @@ func Handler(cfg Config) http.Handler {
 	r.Get("/readyz", readyHandler(cfg.Ready))
 	r.Handle("/metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelError)}))
 
+	for _, m := range cfg.Mounts {
+		if m.Prefix {
+			r.Mount(m.Pattern, m.Handler)
+		} else {
+			r.Handle(m.Pattern, m.Handler)
+		}
+	}
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Mount("/stations", stationsResource{stations: cfg.Stations, readings: cfg.Readings, now: cfg.Now}.Routes())
 		if cfg.DeadLetters != nil {
@@ -169,6 +188,14 @@ func (w *allowWriter) Flush() {
 // Unwrap gives http.ResponseController the underlying writer.
 func (w *allowWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// pageCSP is the public page's Content-Security-Policy: scripts, styles
+// and data from envmon itself only, no inline script or style attribute
+// (the page sets colours through the CSSOM), and map tiles from
+// OpenStreetMap.
+const pageCSP = "default-src 'self'; script-src 'self'; style-src 'self'; " +
+	"img-src 'self' data: https://*.tile.openstreetmap.org; connect-src 'self'; font-src 'self'; " +
+	"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
 // staticFiles serves the public page's files, and a problem for a path
 // that names none (http.FileServer's own 404 is plain text).
 func staticFiles(fsys fs.FS) http.Handler {
@@ -186,6 +213,9 @@ func staticFiles(fsys fs.FS) http.Handler {
 			notFound(w, r)
 			return
 		}
+		h := w.Header()
+		h.Set("Content-Security-Policy", pageCSP)
+		h.Set("X-Content-Type-Options", "nosniff")
 		files.ServeHTTP(w, r)
 	})
 }

@@ -61,6 +61,7 @@ type App struct {
 	stations  *station.Registry
 	statusLog *station.StatusLog
 	db        *db.DB // components' shared SQL storage
+	plat      platform
 	collector *ingest.Collector
 	httpLn    net.Listener
 	httpSrv   *http.Server
@@ -159,10 +160,16 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err erro
 		a.log.Info("spool holds readings from the last run; writing them first", "records", n)
 	}
 
-	a.collector, err = ingest.New(ingest.Config{
-		Spool:  a.spool,
-		Broker: cfg.MQTT.Broker, // empty: the embedded broker delivers
+	sinks, comps, mounts, err := a.buildPlatform(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	a.extra = comps
 
+	a.collector, err = ingest.New(ingest.Config{
+		Spool:             a.spool,
+		Broker:            cfg.MQTT.Broker, // empty: the embedded broker delivers
+		Sinks:             sinks,
 		ClientID:          cfg.MQTT.ClientID,
 		Username:          cfg.MQTT.Username,
 		Password:          cfg.MQTT.Password.Reveal(),
@@ -176,7 +183,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err erro
 		DeadLetters:       ingest.NewDeadLetters(cfg.Ingest.DeadLetters),
 		RepublishRejected: cfg.Ingest.RepublishRejected,
 		Store:             a.store,
-		Stations:          a.stations,
+		Stations:          statusTap{Registry: a.stations, offline: a.stationOffline},
 		Statuses:          a.statusLog,
 		Registerer:        a.reg,
 		Logger:            a.log,
@@ -226,6 +233,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err erro
 			Gatherer:    a.reg,
 			Registerer:  a.reg,
 			Logger:      a.log,
+			Mounts:      mounts,
 		}),
 		// Every phase of a request is bounded, so that a client that sends
 		// slowly or stops reading cannot hold a connection or a response's

@@ -134,12 +134,18 @@ func TestThirdPartyFormats(t *testing.T) {
 	if code := getJSON(t, base+"/api/v1/ingest/rejected", "wrong", &problem); code != http.StatusUnauthorized {
 		t.Errorf("wrong token: %d %v", code, problem)
 	}
-	res, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	metrics, _ := io.ReadAll(res.Body)
-	res.Body.Close()
+	// The latest values come from the stream, which may be ahead of the
+	// store; the flag is counted once the store has the reading.
+	var metrics []byte
+	waitFor(t, 10*time.Second, "the flagged value counted", func() bool {
+		res, err := http.Get(base + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		metrics, _ = io.ReadAll(res.Body)
+		res.Body.Close()
+		return strings.Contains(string(metrics), `envmon_ingest_flagged_values_total{flag="sentinel"} 1`)
+	})
 	for _, want := range []string{
 		`envmon_ingest_rejected_total{reason="too_large"} 1`,
 		`envmon_ingest_rejected_total{reason="unknown_station"} 1`,

@@ -467,6 +467,19 @@ func (c *Collector) Deliver(msg Message) {
 	c.handle(msg, msg.Topic(), false)
 }
 
+// Publish publishes a message through the collector's connection to an
+// external broker, waiting for the broker's acknowledgement at QoS 1 and
+// 2: alert notifications, say.
+func (c *Collector) Publish(ctx context.Context, topic string, qos byte, retained bool, payload []byte) error {
+	if c.client == nil {
+		return errors.New("ingest: no connection to an external broker")
+	}
+	if err := waitToken(ctx, c.client.Publish(topic, qos, retained, payload)); err != nil {
+		return fmt.Errorf("publish %s: %w", topic, err)
+	}
+	return nil
+}
+
 // noteClient remembers which stations a client of the embedded broker
 // publishes as (a gateway may publish for several), for ConnectionGone.
 func (c *Collector) noteClient(clientID, topic string) {

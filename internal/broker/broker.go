@@ -179,6 +179,12 @@ func (b *Broker) URL() string {
 	return "tcp://" + LocalHostPort(b.ln.Addr())
 }
 
+// Publish publishes a message from envmon itself (the broker's inline
+// client), such as an alert notification.
+func (b *Broker) Publish(topic string, payload []byte, retain bool, qos byte) error {
+	return b.srv.Publish(topic, payload, retain, qos)
+}
+
 // StopInbound stops handing messages to the Inbound: from now on a
 // message published under the prefix is left unacknowledged, for the
 // client to send again after it reconnects. Call it before stopping the

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -28,6 +29,7 @@ import (
 	"github.com/envmon/envmon/db"
 	"github.com/envmon/envmon/ingest"
 	"github.com/envmon/envmon/internal/secret"
+	"github.com/envmon/envmon/quality"
 )
 
 // Secret is a password or token from the configuration. It prints as
@@ -45,6 +47,9 @@ type Config struct {
 	Stations Stations `yaml:"stations"`
 	DB       DB       `yaml:"db"`
 	Ingest   Ingest   `yaml:"ingest"`
+	Alerts   Alerts   `yaml:"alerts"`
+	Cases    Cases    `yaml:"cases"`
+	Public   Public   `yaml:"public"`
 	QC       QC       `yaml:"qc"`
 	API      API      `yaml:"api"`
 	Log      Log      `yaml:"log"`
@@ -125,6 +130,45 @@ type DB struct {
 	DSN          Secret        `yaml:"dsn"`
 	BusyTimeout  time.Duration `yaml:"busy_timeout"`
 	MaxOpenConns int           `yaml:"max_open_conns"`
+}
+
+// Alerts configures the alerts (package alerts, docs/ALERTS.md).
+type Alerts struct {
+	// Rules is a YAML rule file; empty means the embedded defaults on the
+	// national standards.
+	Rules string `yaml:"rules"`
+	// WebhookURL, if set, gets every notification, signed with
+	// WebhookSecret (X-Envmon-Signature).
+	WebhookURL    string `yaml:"webhook_url"`
+	WebhookSecret Secret `yaml:"webhook_secret"`
+	// MQTT also publishes notifications on envmon/alerts/{point}/{station}.
+	MQTT bool `yaml:"mqtt"`
+}
+
+// Cases configures the complaint queue (package cases, docs/CASES.md).
+type Cases struct {
+	// KeyFile holds the keys that seal complainants' personal data; empty
+	// means $ENVMON_PII_KEYS, or a key generated in data_dir on first run.
+	KeyFile string `yaml:"key_file"`
+	// DefaultTeam takes cases no team's grid cells cover.
+	DefaultTeam string `yaml:"default_team"`
+	// Open311Jurisdiction is the jurisdiction_id served (empty: any);
+	// Open311APIKeys, comma-separated, are the keys a POST must give.
+	Open311Jurisdiction string `yaml:"open311_jurisdiction"`
+	Open311APIKeys      Secret `yaml:"open311_api_keys"`
+}
+
+// Public configures the public air-quality API (package api/public).
+type Public struct {
+	// Standard is the default standard of /api/v1/aqi: hj633-2026,
+	// hj633-2012 or epa-2024; empty chooses by the data's time.
+	Standard string `yaml:"standard"`
+	// TrustedProxies, comma-separated CIDRs, are the peers whose
+	// X-Forwarded-For names the client.
+	TrustedProxies string `yaml:"trusted_proxies"`
+	// RateLimit is requests per minute per client; negative: none; 0: the
+	// default.
+	RateLimit int `yaml:"rate_limit"`
 }
 
 // Stations configures the station registry.
@@ -225,6 +269,17 @@ var settings = []setting{
 	{"db.dsn", "db-dsn", "shared database: a postgres:// URL shared by replicas (empty: SQLite under data_dir)", func(c *Config) flag.Value { return (*secretValue)(&c.DB.DSN) }},
 	{"db.busy_timeout", "db-busy-timeout", "SQLite: how long a statement waits for another writer's lock (0: 10s)", func(c *Config) flag.Value { return (*durationValue)(&c.DB.BusyTimeout) }},
 	{"db.max_open_conns", "db-max-open-conns", "shared database's connection pool size (0: 8)", func(c *Config) flag.Value { return (*intValue)(&c.DB.MaxOpenConns) }},
+	{"alerts.rules", "rules", "alert rules YAML file (empty: the embedded defaults on the national standards)", func(c *Config) flag.Value { return (*stringValue)(&c.Alerts.Rules) }},
+	{"alerts.webhook_url", "alerts-webhook-url", "URL that gets every alert notification (Alertmanager webhook v4 shape)", func(c *Config) flag.Value { return (*stringValue)(&c.Alerts.WebhookURL) }},
+	{"alerts.webhook_secret", "alerts-webhook-secret", "shared secret the webhook's X-Envmon-Signature is made with", func(c *Config) flag.Value { return (*secretValue)(&c.Alerts.WebhookSecret) }},
+	{"alerts.mqtt", "alerts-mqtt", "also publish alert notifications on envmon/alerts/{point}/{station}", func(c *Config) flag.Value { return (*boolValue)(&c.Alerts.MQTT) }},
+	{"cases.key_file", "cases-key-file", "file with the keys that seal complainants' personal data (empty: $ENVMON_PII_KEYS, or generated in data_dir)", func(c *Config) flag.Value { return (*stringValue)(&c.Cases.KeyFile) }},
+	{"cases.default_team", "cases-default-team", "team that takes cases no team covers", func(c *Config) flag.Value { return (*stringValue)(&c.Cases.DefaultTeam) }},
+	{"cases.open311_jurisdiction", "open311-jurisdiction", "Open311 jurisdiction_id served (empty: any)", func(c *Config) flag.Value { return (*stringValue)(&c.Cases.Open311Jurisdiction) }},
+	{"cases.open311_api_keys", "open311-api-keys", "comma-separated api_keys an Open311 POST must give (empty: none needed)", func(c *Config) flag.Value { return (*secretValue)(&c.Cases.Open311APIKeys) }},
+	{"public.standard", "aqi-standard", "default AQI standard: hj633-2026, hj633-2012 or epa-2024 (empty: by the data's time)", func(c *Config) flag.Value { return (*stringValue)(&c.Public.Standard) }},
+	{"public.trusted_proxies", "trusted-proxies", "comma-separated CIDRs of proxies whose X-Forwarded-For names the client", func(c *Config) flag.Value { return (*stringValue)(&c.Public.TrustedProxies) }},
+	{"public.rate_limit", "rate-limit", "public API requests per minute per client (0: 600; negative: none)", func(c *Config) flag.Value { return (*intValue)(&c.Public.RateLimit) }},
 	{"stations.file", "stations", "station registry YAML file (empty: register stations on first sight)", func(c *Config) flag.Value { return (*stringValue)(&c.Stations.File) }},
 	{"stations.max_unregistered", "max-unregistered-stations", "most stations registered on first sight", func(c *Config) flag.Value { return (*intValue)(&c.Stations.MaxUnregistered) }},
 	{"ingest.batch_size", "batch-size", "readings per store write", func(c *Config) flag.Value { return (*intValue)(&c.Ingest.BatchSize) }},
@@ -416,6 +471,26 @@ func flatten(prefix string, n *yaml.Node, into map[string]*yaml.Node) error {
 	}
 }
 
+// TrustedProxies parses public.trusted_proxies.
+func (c Config) TrustedProxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for f := range strings.SplitSeq(c.Public.TrustedProxies, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			a, err2 := netip.ParseAddr(f)
+			if err2 != nil {
+				return nil, fmt.Errorf("%q is not a CIDR or an address", f)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
 // DBConfig is the configuration of package db that c describes.
 func (c Config) DBConfig() db.Config {
 	return db.Config{DSN: c.DB.DSN.Reveal(), DataDir: c.DataDir, BusyTimeout: c.DB.BusyTimeout, MaxOpenConns: c.DB.MaxOpenConns}
@@ -432,6 +507,22 @@ func (c Config) Validate() error {
 	}
 	if err := c.DBConfig().Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("config: %w", err))
+	}
+	if c.Alerts.WebhookURL != "" {
+		if err := checkURL(c.Alerts.WebhookURL, "http", "https"); err != nil {
+			bad("alerts.webhook_url", "%v", err)
+		}
+		if c.Alerts.WebhookSecret.Reveal() == "" {
+			bad("alerts.webhook_secret", "required with alerts.webhook_url, to sign the requests")
+		}
+	}
+	if c.Public.Standard != "" {
+		if _, err := quality.ParseStandard(c.Public.Standard); err != nil {
+			bad("public.standard", "%v", err)
+		}
+	}
+	if _, err := c.TrustedProxies(); err != nil {
+		bad("public.trusted_proxies", "%v", err)
 	}
 	for _, d := range []struct {
 		key string

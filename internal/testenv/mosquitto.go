@@ -23,6 +23,13 @@ type Broker struct {
 // t ends.
 func Mosquitto(t testing.TB) *Broker {
 	t.Helper()
+	return MosquittoWith(t, "")
+}
+
+// MosquittoWith is Mosquitto with extra appended to the broker's config,
+// where a later setting overrides an earlier one.
+func MosquittoWith(t testing.TB, extra string) *Broker {
+	t.Helper()
 	skipShort(t, "Mosquitto")
 	bin := lookBinary(t, "mosquitto", "ENVMON_MOSQUITTO", "mosquitto", "/usr/sbin/mosquitto")
 
@@ -31,7 +38,7 @@ func Mosquitto(t testing.TB) *Broker {
 	m := &Broker{Dir: dir}
 	m.proc = startRetrying(t, func() *process {
 		port := freePort(t)
-		if err := os.WriteFile(conf, []byte(mosquittoConfig(dir, port)), 0o644); err != nil {
+		if err := os.WriteFile(conf, []byte(mosquittoConfig(dir, port)+extra), 0o644); err != nil {
 			t.Fatalf("write mosquitto config: %v", err)
 		}
 		m.URL, m.Port = fmt.Sprintf("tcp://127.0.0.1:%d", port), port
@@ -83,4 +90,16 @@ func (m *Broker) Start(t testing.TB) {
 func (m *Broker) Stop(t testing.TB) {
 	t.Helper()
 	m.proc.stop(t)
+}
+
+// Kill kills the broker with SIGKILL, as a crash would, and waits for it to
+// exit. Unlike Stop, it gives the broker no chance to save anything; Start
+// brings it back with what its persistence file held.
+func (m *Broker) Kill(t testing.TB) {
+	t.Helper()
+	m.proc.mu.Lock()
+	defer m.proc.mu.Unlock()
+	if m.proc.cmd != nil {
+		m.proc.kill()
+	}
 }
