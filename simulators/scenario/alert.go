@@ -58,8 +58,12 @@ func (c *Client) Alerts(ctx context.Context, station, rule string) ([]Alert, err
 //     from: "10:00"   # episodes that started in this window (default the run,
 //     to: end         #   and up to an hour after it for hourly rules)
 //     min: 1          # at least (default 1); max: 0 for none
+//     clock: true     # a rule of the clock (station_offline): its episodes
+//     #   start in wall-clock time, so count those that
+//     #   started since the run began, whatever from and to say
 type alertExp struct {
 	where `yaml:",inline"`
+	Clock bool   `yaml:"clock"`
 	Rule  string `yaml:"rule"`
 	State string `yaml:"state"`
 	Fired *bool  `yaml:"fired"`
@@ -127,6 +131,11 @@ func (x *alertExp) Check(ctx context.Context, env *Env) (string, error) {
 	from, to := x.times(env)
 	if x.To == "end" {
 		to = to.Add(time.Hour) // an hourly rule evaluates the last hour at its end
+	}
+	if x.Clock {
+		// Offline is judged by arrival time, which a simulator running
+		// faster than real time does not speed up.
+		from, to = env.Began, time.Now().Add(time.Hour)
 	}
 	n := 0
 	var seen []string

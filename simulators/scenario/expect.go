@@ -28,6 +28,8 @@ type Env struct {
 	API *Client
 	// Start and End are the run's simulated start and end.
 	Start, End time.Time
+	// Began is the wall-clock time the run began; zero if unknown.
+	Began time.Time
 	// Ledger holds what every station sent.
 	Ledger *Ledger
 }
@@ -168,7 +170,7 @@ func (r Report) WriteTo(w io.Writer) (int64, error) {
 // base. envmon stores readings a moment after they arrive, so an
 // expectation not met is checked again until timeout has passed.
 func (r *Result) Verify(ctx context.Context, base string, timeout time.Duration) Report {
-	env := &Env{API: &Client{Base: base}, Start: r.Start, End: r.End, Ledger: r.Ledger}
+	env := &Env{API: &Client{Base: base}, Start: r.Start, End: r.End, Began: r.Began, Ledger: r.Ledger}
 	return Verify(ctx, r.Scenario.Name, r.Scenario.Expect, env, timeout)
 }
 

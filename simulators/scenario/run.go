@@ -38,8 +38,10 @@ type RunConfig struct {
 type Result struct {
 	Scenario   *Scenario
 	Start, End time.Time
-	Ledger     *Ledger
-	fleet      *simulators.Fleet
+	// Began is the wall-clock time the run began.
+	Began  time.Time
+	Ledger *Ledger
+	fleet  *simulators.Fleet
 }
 
 // Run publishes the scenario and returns once every station has sent its
@@ -63,7 +65,7 @@ func Run(ctx context.Context, s *Scenario, cfg RunConfig) (*Result, error) {
 	if err := clock.Check(s.Duration); err != nil {
 		return nil, fmt.Errorf("scenario %s: %w", s.Name, err)
 	}
-	r := &Result{Scenario: s, Start: start, End: start.Add(s.Duration), Ledger: &Ledger{}}
+	r := &Result{Scenario: s, Start: start, End: start.Add(s.Duration), Began: wall, Ledger: &Ledger{}}
 	tr := cfg.Transport
 	if tr.ClientIDSuffix == "" {
 		// A run of its own: a second run, or one that is still connected,
