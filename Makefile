@@ -12,7 +12,7 @@ GOTEST_FLAGS ?=
 
 export ENVMON_INFLUXD := $(INFLUXD)
 
-.PHONY: all build test unit vet fmt tools mosquitto bench clean
+.PHONY: all build test unit vet fmt tools mosquitto chromium bench clean
 
 all: build
 
@@ -33,7 +33,7 @@ fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
-tools: $(INFLUXD) mosquitto
+tools: $(INFLUXD) mosquitto chromium
 
 # influxd 1.8.10 is pure Go; it builds in about a minute and is cached.
 $(INFLUXD):
@@ -46,6 +46,15 @@ mosquitto:
 		echo "installing mosquitto from Debian"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq mosquitto mosquitto-clients; \
+	fi
+
+# chromium runs the browser tests of api/webtest (chromedp, headless); a
+# CJK font makes their Chinese screenshots legible.
+chromium:
+	@if ! [ -x /usr/bin/chromium ] || ! fc-list :lang=zh 2>/dev/null | grep -q .; then \
+		echo "installing chromium and a CJK font from Debian"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-wqy-microhei; \
 	fi
 
 bench:
