@@ -162,18 +162,35 @@ func (a *App) feedWindows(_ context.Context, batch []ingest.Accepted) error {
 
 // runWindows rebuilds the windows from the store, then keeps pruning them.
 // The stream's windows sink starts where the store writer is, so between
-// the two the windows see every reading once the rebuild is done.
+// the two the windows see every reading (a reading seen twice counts
+// once). While the store is down the rebuild is retried; the windows fill
+// from the stream meanwhile.
 func (a *App) runWindows(ctx context.Context) error {
 	if sc, ok := a.store.(windows.Scanner); ok {
-		start := time.Now()
-		if err := a.plat.windows.Rebuild(ctx, sc); err != nil && ctx.Err() == nil {
-			a.log.Warn("rebuilding the hourly windows from the store failed; they fill from new readings", "err", err)
-		} else if ctx.Err() == nil {
-			a.log.Info("rebuilt the hourly windows from the store", "took", time.Since(start).Round(time.Millisecond))
-			a.plat.public.Refresh()
-		}
+		go a.rebuildWindows(ctx, sc)
 	}
 	return a.plat.windows.Run(ctx, time.Minute)
+}
+
+func (a *App) rebuildWindows(ctx context.Context, sc windows.Scanner) {
+	for wait := time.Second; ; wait = min(2*wait, 30*time.Second) {
+		start := time.Now()
+		err := a.plat.windows.Rebuild(ctx, sc)
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			a.log.Info("rebuilt the hourly windows from the store", "took", time.Since(start).Round(time.Millisecond))
+			a.plat.public.Refresh()
+			return
+		}
+		a.log.Warn("rebuilding the hourly windows from the store failed; retrying, and filling them from new readings meanwhile", "retry_in", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
 }
 
 // publicStations maps the registry to the public resources' stations.
