@@ -12,7 +12,7 @@ GOTEST_FLAGS ?=
 
 export ENVMON_INFLUXD := $(INFLUXD)
 
-.PHONY: all build test unit vet fmt tools mosquitto chromium bench clean
+.PHONY: all build test unit vet fmt tools mosquitto chromium postgres bench clean
 
 all: build
 
@@ -33,7 +33,7 @@ fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
-tools: $(INFLUXD) mosquitto chromium
+tools: $(INFLUXD) mosquitto chromium postgres
 
 # influxd 1.8.10 is pure Go; it builds in about a minute and is cached.
 $(INFLUXD):
@@ -55,6 +55,16 @@ chromium:
 		echo "installing chromium and a CJK font from Debian"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-wqy-microhei; \
+	fi
+
+# The db, alerts and cases tests run the same behaviour tests on the real
+# PostgreSQL at 127.0.0.1:5432 (trust auth, database test), each in a
+# schema of its own. This machine's kind starts it; start it if it stopped.
+postgres:
+	@if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then \
+		echo "starting PostgreSQL"; \
+		pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | head -1) main start || true; \
+		for i in $$(seq 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; \
 	fi
 
 bench:
