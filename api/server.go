@@ -25,6 +25,9 @@ import (
 // Stations is the station registry as the API reads it.
 type Stations interface {
 	List() []station.View
+	// Page lists up to limit stations after (point, id) in List's order,
+	// and how many there are.
+	Page(afterPoint, afterID string, limit int) ([]station.View, int)
 	Get(id string) (station.View, bool)
 	Latest(id string) ([]reading.Latest, bool)
 }

@@ -167,23 +167,15 @@ func (s stationsResource) list(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	views := s.stations.List()
-	start := 0
-	if after != (stationKey{}) {
-		start, _ = slices.BinarySearchFunc(views, after, func(v station.View, k stationKey) int {
-			return stationKey{v.Point, v.ID}.compare(k)
-		})
-		if start < len(views) && (stationKey{views[start].Point, views[start].ID}) == after {
-			start++
-		}
-	}
-	page := views[start:min(start+limit, len(views))]
+	page, total := s.stations.Page(after.point, after.id, limit+1)
+	more := len(page) > limit
+	page = page[:min(limit, len(page))]
 	out := make([]stationJSON, 0, len(page))
 	for _, v := range page {
 		out = append(out, s.withLatest(v))
 	}
-	body := map[string]any{"stations": out, "total": len(views), "limit": limit, "next": nil}
-	if start+len(page) < len(views) {
+	body := map[string]any{"stations": out, "total": total, "limit": limit, "next": nil}
+	if more {
 		last := page[len(page)-1]
 		next := url.Values{"limit": {strconv.Itoa(limit)}, "cursor": {stationKey{last.Point, last.ID}.cursor()}}
 		link := "/api/v1/stations?" + next.Encode()

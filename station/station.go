@@ -1,12 +1,14 @@
 package station
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
 	"regexp"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 	_ "time/tzdata" // registry files name IANA time zones; not every host has them
@@ -345,6 +347,38 @@ func (r *Registry) List() []View {
 		return out[i].ID < out[j].ID
 	})
 	return out
+}
+
+// Page returns up to limit stations that follow the station (afterPoint,
+// afterID) in List's order (all of them from the start when both are
+// empty), and how many stations there are. Only the page is copied, so a
+// page of a large registry costs little.
+func (r *Registry) Page(afterPoint, afterID string, limit int) ([]View, int) {
+	type key struct{ point, id string }
+	r.mu.RLock()
+	keys := make([]key, 0, len(r.stations))
+	for id, e := range r.stations {
+		keys = append(keys, key{e.st.Point, id})
+	}
+	r.mu.RUnlock()
+	cmpKey := func(a, b key) int { return cmp.Or(strings.Compare(a.point, b.point), strings.Compare(a.id, b.id)) }
+	slices.SortFunc(keys, cmpKey)
+	start := 0
+	if afterPoint != "" || afterID != "" {
+		after := key{afterPoint, afterID}
+		var found bool
+		if start, found = slices.BinarySearchFunc(keys, after, cmpKey); found {
+			start++
+		}
+	}
+	keys = keys[start:min(start+max(limit, 0), len(keys))]
+	out := make([]View, 0, len(keys))
+	for _, k := range keys {
+		if v, ok := r.Get(k.id); ok {
+			out = append(out, v)
+		}
+	}
+	return out, len(r.stations)
 }
 
 // Get returns one station.

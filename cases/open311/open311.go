@@ -107,7 +107,8 @@ func (h *handler) fail(w http.ResponseWriter, f string, status int, desc string)
 	write(w, f, status, errs, "errors")
 }
 
-// write encodes v as JSON, or as XML inside a root element.
+// write encodes v as JSON, or as XML inside a root element; with no root,
+// v's own element is the document's root.
 func write(w http.ResponseWriter, f string, status int, v any, root string) {
 	if f == "xml" {
 		w.Header().Set("Content-Type", "text/xml; charset=utf-8")
@@ -115,9 +116,13 @@ func write(w http.ResponseWriter, f string, status int, v any, root string) {
 		w.Write([]byte(xml.Header))
 		enc := xml.NewEncoder(w)
 		enc.Indent("", "  ")
-		enc.EncodeToken(xml.StartElement{Name: xml.Name{Local: root}})
+		if root != "" {
+			enc.EncodeToken(xml.StartElement{Name: xml.Name{Local: root}})
+		}
 		enc.Encode(v)
-		enc.EncodeToken(xml.EndElement{Name: xml.Name{Local: root}})
+		if root != "" {
+			enc.EncodeToken(xml.EndElement{Name: xml.Name{Local: root}})
+		}
 		enc.Flush()
 		return
 	}
@@ -153,11 +158,7 @@ func (h *handler) discovery(w http.ResponseWriter, r *http.Request, f string) {
 			Specification: "http://wiki.open311.org/GeoReport_v2", URL: scheme + "://" + r.Host + strings.TrimSuffix(Prefix, "/"),
 			Changeset: "2026-01-01T00:00:00Z", Type: "production", Formats: []string{"application/json", "text/xml"},
 		}}}
-	if f == "xml" {
-		write(w, f, http.StatusOK, d, "root")
-		return
-	}
-	write(w, f, http.StatusOK, d, "")
+	write(w, f, http.StatusOK, d, "") // XML: <discovery> is the root, as the Service Discovery spec has it
 }
 
 type serviceOut struct {
@@ -218,14 +219,6 @@ func (h *handler) definition(w http.ResponseWriter, f, code string) {
 		{Variable: true, Code: "public_name", Datatype: "singlevaluelist", Order: 2,
 			Description: "Show your first name with the public request?", Values: []value{{Key: "no", Name: "No (default)"}, {Key: "yes", Name: "Yes"}}},
 	}}
-	if f == "xml" {
-		enc := xml.NewEncoder(w)
-		w.Header().Set("Content-Type", "text/xml; charset=utf-8")
-		w.Write([]byte(xml.Header))
-		enc.Indent("", "  ")
-		enc.Encode(d)
-		return
-	}
 	write(w, f, http.StatusOK, d, "")
 }
 

@@ -43,8 +43,11 @@ func startDemo(t *testing.T, args ...string) (base string, stdout *syncBuffer) {
 	stdout = new(syncBuffer)
 	var stderr syncBuffer
 	done := make(chan int)
+	// The data dir is made first, so that its removal is cleaned up after
+	// (cleanups run last first) the demo has stopped.
+	dataDir := t.TempDir()
 	go func() {
-		done <- run(ctx, append([]string{"demo", "--data-dir", t.TempDir(), "--log-level", "warn"}, args...), stdout, &stderr)
+		done <- run(ctx, append([]string{"demo", "--data-dir", dataDir, "--log-level", "warn"}, args...), stdout, &stderr)
 	}()
 	t.Cleanup(func() {
 		cancel()

@@ -1,5 +1,5 @@
 // The public page: a shell of tabs over hash routes (#/air, #/water,
-// #/noise, #/station/{id}), the language, the chosen standard, and the
+// #/noise, #/cases, #/station/{id}), the language, the chosen standard, and the
 // current AQI of every air station kept live over server-sent events.
 //
 // Adding a tab: write a module that exports a view (see air.js: an id, a
@@ -12,9 +12,10 @@ import { airView } from "./air.js";
 import { stationView } from "./station.js";
 import { waterView } from "./water.js";
 import { noiseView } from "./noise.js";
+import { casesView } from "./cases.js";
 
 /** tabs are the page's top-level views, in tab order. */
-export const tabs = [airView, waterView, noiseView];
+export const tabs = [airView, waterView, noiseView, casesView];
 
 const storeKey = "envmon.lang";
 
