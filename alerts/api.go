@@ -15,6 +15,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/envmon/envmon/auth"
+	"github.com/envmon/envmon/sse"
 )
 
 // Routes returns the alerts API, to mount at /api/v1/alerts:
@@ -274,30 +275,8 @@ func (e *Engine) deleteSilence(w http.ResponseWriter, r *http.Request) {
 // JSON per change committed on this replica, and a comment every 15 s to
 // keep proxies from closing the connection.
 func (e *Engine) stream(w http.ResponseWriter, r *http.Request) {
-	fl, ok := w.(http.Flusher)
-	if !ok {
-		auth.Problem(w, http.StatusInternalServerError, "streaming unsupported")
-		return
-	}
-	events, cancel := e.hub.subscribe()
-	defer cancel()
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.WriteHeader(http.StatusOK)
-	fmt.Fprint(w, ": envmon alerts\n\n")
-	fl.Flush()
-	keep := time.NewTicker(15 * time.Second)
-	defer keep.Stop()
-	for {
-		select {
-		case <-r.Context().Done():
-			return
-		case <-keep.C:
-			fmt.Fprint(w, ": keep-alive\n\n")
-		case ev := <-events:
-			b, _ := json.Marshal(ev.Episode)
-			fmt.Fprintf(w, "id: %s.%d\nevent: %s\ndata: %s\n\n", ev.Episode.ID, ev.Episode.Seq, ev.Type, b)
-		}
-		fl.Flush()
-	}
+	sse.Serve(w, r, e.hub, "envmon alerts", 15*time.Second, func(w http.ResponseWriter, ev Event) {
+		b, _ := json.Marshal(ev.Episode)
+		fmt.Fprintf(w, "id: %s.%d\nevent: %s\ndata: %s\n\n", ev.Episode.ID, ev.Episode.Seq, ev.Type, b)
+	})
 }

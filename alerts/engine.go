@@ -16,6 +16,7 @@ import (
 	"github.com/envmon/envmon/ingest"
 	"github.com/envmon/envmon/quality"
 	"github.com/envmon/envmon/reading"
+	"github.com/envmon/envmon/sse"
 )
 
 // Engine evaluates the rules: incrementally per station as a sink of the
@@ -26,7 +27,7 @@ type Engine struct {
 	db      *db.DB
 	log     *slog.Logger
 	metrics *metrics
-	hub     *hub
+	hub     *sse.Hub[Event]
 	def     *time.Location
 
 	mu       sync.Mutex
@@ -97,7 +98,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		stations: map[string]*stationState{},
 		byKind:   map[rules.Kind][]*rules.Rule{},
 		nudge:    make(chan struct{}, 1),
-		hub:      newHub(),
+		hub:      new(sse.Hub[Event]),
 	}
 	e.water = map[string]bool{}
 	for _, p := range quality.WaterParameters() {
@@ -703,7 +704,7 @@ func (e *Engine) setClearSince(ctx context.Context, tr *track, t time.Time) erro
 // after tells watchers of a committed transition.
 func (e *Engine) after(ep *Episode, from, to State) {
 	e.metrics.transitions.WithLabelValues(ep.Rule, string(to)).Inc()
-	e.hub.publish(Event{Type: string(to), Episode: ep})
+	e.hub.Publish(Event{Type: string(to), Episode: ep})
 	if to == Firing || (to == Resolved && from == Firing) {
 		select {
 		case e.nudge <- struct{}{}:

@@ -197,6 +197,6 @@ func (e *Engine) Ack(ctx context.Context, id, by, comment string) (*Episode, err
 		}
 	}
 	e.mu.Unlock()
-	e.hub.publish(Event{Type: "acknowledged", Episode: out})
+	e.hub.Publish(Event{Type: "acknowledged", Episode: out})
 	return out, nil
 }

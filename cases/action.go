@@ -239,7 +239,7 @@ func (s *Service) Act(ctx context.Context, p auth.Principal, id, action string, 
 		return nil, err
 	}
 	s.log.Info("case action", "case", id, "action", action, "by", by, "state", after.State)
-	s.hub.publish(Change{Type: action, Case: id, State: after.State, Team: after.Team, Grid: after.Grid, Source: after.Source})
+	s.hub.Publish(Change{Type: action, Case: id, State: after.State, Team: after.Team, Grid: after.Grid, Source: after.Source})
 	s.poke()
 	return after, nil
 }

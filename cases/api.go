@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/envmon/envmon/auth"
+	"github.com/envmon/envmon/sse"
 )
 
 // Routes serves the enforcement API under /api/v1/cases, every route
@@ -176,35 +177,12 @@ func (s *Service) enter(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) stream(w http.ResponseWriter, r *http.Request) {
-	fl, ok := w.(http.Flusher)
-	if !ok {
-		Problem(w, http.StatusInternalServerError, "streaming unsupported", nil)
-		return
-	}
 	p := principal(r)
-	ch, done := s.hub.subscribe()
-	defer done()
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.WriteHeader(http.StatusOK)
-	fmt.Fprint(w, ": cases stream\n\n")
-	fl.Flush()
-	keep := time.NewTicker(25 * time.Second)
-	defer keep.Stop()
-	for {
-		select {
-		case <-r.Context().Done():
+	sse.Serve(w, r, s.hub, "cases stream", 25*time.Second, func(w http.ResponseWriter, c Change) {
+		if !Visible(p, &Case{Team: c.Team, Grid: c.Grid}) {
 			return
-		case <-keep.C:
-			fmt.Fprint(w, ": keep-alive\n\n")
-			fl.Flush()
-		case c := <-ch:
-			if !Visible(p, &Case{Team: c.Team, Grid: c.Grid}) {
-				continue
-			}
-			b, _ := json.Marshal(c)
-			fmt.Fprintf(w, "event: %s\ndata: %s\n\n", c.Type, b)
-			fl.Flush()
 		}
-	}
+		b, _ := json.Marshal(c)
+		fmt.Fprintf(w, "event: %s\ndata: %s\n\n", c.Type, b)
+	})
 }

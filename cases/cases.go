@@ -18,6 +18,7 @@ import (
 	"github.com/envmon/envmon/cases/calendar"
 	"github.com/envmon/envmon/cases/pii"
 	"github.com/envmon/envmon/db"
+	"github.com/envmon/envmon/sse"
 	"github.com/envmon/envmon/station"
 )
 
@@ -158,7 +159,7 @@ type Service struct {
 	db      *db.DB
 	cal     *calendar.Calendar
 	log     *slog.Logger
-	hub     *hub
+	hub     *sse.Hub[Change]
 	metrics *metrics
 	nudge   chan struct{}
 }
@@ -172,7 +173,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if err := cfg.DB.Migrate(ctx, "cases", sub); err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, db: cfg.DB, log: cfg.Logger, hub: newHub(), nudge: make(chan struct{}, 1)}
+	s := &Service{cfg: cfg, db: cfg.DB, log: cfg.Logger, hub: new(sse.Hub[Change]), nudge: make(chan struct{}, 1)}
 	s.metrics = newMetrics(cfg.Registerer)
 	s.cal = cfg.Calendar
 	if s.cal == nil {

@@ -145,7 +145,7 @@ func (s *Service) Submit(ctx context.Context, c Complaint) (Receipt, error) {
 	}
 	s.log.Info("complaint filed", "request", reqID, "case", rc.CaseID, "channel", c.Channel, "category", c.Category, "merged", rc.Merged, "corroborated", rc.Corroborated)
 	if created != nil {
-		s.hub.publish(Change{Type: "opened", Case: created.ID, State: created.State, Team: created.Team, Grid: created.Grid, Source: created.Source})
+		s.hub.Publish(Change{Type: "opened", Case: created.ID, State: created.State, Team: created.Team, Grid: created.Grid, Source: created.Source})
 	}
 	s.poke()
 	return rc, nil

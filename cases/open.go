@@ -291,7 +291,7 @@ func (s *Service) TakeAlert(ctx context.Context, n *notify.Notification) error {
 	}
 	if opened != nil {
 		s.log.Info("case opened from alert", "case", opened.ID, "episode", ep.ID, "station", ep.Station, "team", opened.Team)
-		s.hub.publish(Change{Type: "opened", Case: opened.ID, State: opened.State, Team: opened.Team, Grid: opened.Grid, Source: SourceAlert})
+		s.hub.Publish(Change{Type: "opened", Case: opened.ID, State: opened.State, Team: opened.Team, Grid: opened.Grid, Source: SourceAlert})
 		s.poke()
 	} else if attachedTo != "" {
 		s.log.Info("alert attached to open case", "case", attachedTo, "episode", ep.ID)

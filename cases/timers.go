@@ -81,7 +81,7 @@ func (s *Service) tickBatch(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("cases: timers: %w", err)
 	}
 	for _, ch := range changes {
-		s.hub.publish(ch)
+		s.hub.Publish(ch)
 	}
 	return acted, nil
 }
