@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,7 +10,6 @@ import (
 	"github.com/envmon/envmon/cases"
 	"github.com/envmon/envmon/cases/pii"
 	"github.com/envmon/envmon/db"
-	"github.com/envmon/envmon/internal/config"
 )
 
 // keys manages the keyring that seals complainants' personal data:
@@ -22,53 +19,36 @@ import (
 // operator's to rotate: add a key line there, then run rotate with the new
 // value to re-encrypt.
 func keys(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "rotate" {
-		fmt.Fprint(stderr, "Usage: envmon keys rotate [--key-file F] [--data-dir D]\n")
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-			return 0
-		}
-		return 2
+	c, code, ok := newVerb("envmon keys", "rotate", "envmon keys rotate [--key-file F] [--data-dir D]", args, stderr)
+	if !ok {
+		return code
 	}
-	fs := flag.NewFlagSet("envmon keys rotate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	loader := config.Register(fs, defaults())
-	keyFile := fs.String("key-file", "", "the keyring file (default: data_dir/"+pii.DefaultFile+")")
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	cfg, err := loader.Load(os.Getenv)
-	if err != nil {
-		fmt.Fprintf(stderr, "envmon keys rotate: %v\n", err)
-		return 2
+	keyFile := c.fs.String("key-file", "", "the keyring file (default: data_dir/"+pii.DefaultFile+")")
+	cfg, code, ok := c.parse(args)
+	if !ok {
+		return code
 	}
 	env := os.Getenv(pii.Env)
 	k, err := pii.Open(pii.Source{File: *keyFile, EnvValue: env, DataDir: cfg.DataDir})
 	if err != nil {
-		fmt.Fprintf(stderr, "envmon keys rotate: %v\n", err)
-		return 1
+		return c.fail(1, "%v", err)
 	}
 	id := k.Current()
 	if *keyFile != "" || env == "" {
 		if id, err = k.Rotate(); err != nil {
-			fmt.Fprintf(stderr, "envmon keys rotate: %v\n", err)
-			return 1
+			return c.fail(1, "%v", err)
 		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
 	d, err := db.Open(ctx, cfg.DBConfig())
 	if err != nil {
-		fmt.Fprintf(stderr, "envmon keys rotate: %v\n", err)
-		return 1
+		return c.fail(1, "%v", err)
 	}
 	defer d.Close()
 	n, err := cases.Reseal(ctx, d, k)
 	if err != nil {
-		fmt.Fprintf(stderr, "envmon keys rotate: %v\n", err)
-		return 1
+		return c.fail(1, "%v", err)
 	}
 	fmt.Fprintf(stdout, "current key %s; re-encrypted %d values\n", id, n)
 	return 0

@@ -2,16 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/envmon/envmon/auth"
 	"github.com/envmon/envmon/db"
-	"github.com/envmon/envmon/internal/config"
 )
 
 // token manages the bearer tokens of the enforcement API (package auth):
@@ -20,62 +16,41 @@ import (
 // uses (data_dir, or db.dsn for PostgreSQL), from the same flags, variables
 // and --config file.
 func token(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "create" {
-		fmt.Fprint(stderr, "Usage: envmon token create --role viewer|officer|supervisor|admin [--team T] [--grid G] [--name N] [--ttl D] [--data-dir D]\n")
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-			return 0
-		}
-		return 2
+	c, code, ok := newVerb("envmon token", "create",
+		"envmon token create --role viewer|officer|supervisor|admin [--team T] [--grid G] [--name N] [--ttl D] [--data-dir D]", args, stderr)
+	if !ok {
+		return code
 	}
-	fs := flag.NewFlagSet("envmon token create", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	loader := config.Register(fs, defaults())
-	role := fs.String("role", "", "role of the token: viewer, officer, supervisor or admin")
-	team := fs.String("team", "", "team the token belongs to (officers see their team's cases)")
-	grid := fs.String("grid", "", "grid cell a supervisor supervises: county[/township[/village]]")
-	name := fs.String("name", "", "a label for people, such as the holder's desk")
-	ttl := fs.Duration("ttl", 0, "lifetime of the token (0: until revoked)")
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "envmon token create: unexpected argument %q\n", fs.Arg(0))
-		return 2
+	role := c.fs.String("role", "", "role of the token: viewer, officer, supervisor or admin")
+	team := c.fs.String("team", "", "team the token belongs to (officers see their team's cases)")
+	grid := c.fs.String("grid", "", "grid cell a supervisor supervises: county[/township[/village]]")
+	name := c.fs.String("name", "", "a label for people, such as the holder's desk")
+	ttl := c.fs.Duration("ttl", 0, "lifetime of the token (0: until revoked)")
+	cfg, code, ok := c.parse(args)
+	if !ok {
+		return code
 	}
 	r, err := auth.ParseRole(*role)
 	if err != nil {
-		fmt.Fprintf(stderr, "envmon token create: --role: %v\n", err)
-		return 2
+		return c.fail(2, "--role: %v", err)
 	}
 	if *ttl < 0 {
-		fmt.Fprintln(stderr, "envmon token create: --ttl is negative")
-		return 2
-	}
-	cfg, err := loader.Load(os.Getenv)
-	if err != nil {
-		fmt.Fprintf(stderr, "envmon token create: %v\n", err)
-		return 2
+		return c.fail(2, "--ttl is negative")
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	d, err := db.Open(ctx, cfg.DBConfig())
 	if err != nil {
-		fmt.Fprintf(stderr, "envmon token create: %v\n", err)
-		return 1
+		return c.fail(1, "%v", err)
 	}
 	defer d.Close()
 	st, err := auth.Open(ctx, d, nil)
 	if err != nil {
-		fmt.Fprintf(stderr, "envmon token create: %v\n", err)
-		return 1
+		return c.fail(1, "%v", err)
 	}
 	nt, err := st.Create(ctx, auth.CreateOptions{Role: r, Team: *team, Grid: *grid, Name: *name, TTL: *ttl})
 	if err != nil {
-		fmt.Fprintf(stderr, "envmon token create: %v\n", err)
-		return 1
+		return c.fail(1, "%v", err)
 	}
 	exp := "never"
 	if !nt.ExpiresAt.IsZero() {
