@@ -28,6 +28,7 @@ type Engine struct {
 	log     *slog.Logger
 	metrics *metrics
 	hub     *sse.Hub[Event]
+	flushed time.Time // when Consume last saved the stations, by cfg.Now
 	def     *time.Location
 
 	mu       sync.Mutex
@@ -227,11 +228,23 @@ func (e *Engine) Consume(ctx context.Context, batch []ingest.Accepted) error {
 			errs = append(errs, err)
 		}
 	}
-	if err := e.flushStations(ctx); err != nil {
-		errs = append(errs, err)
+	// The stations' arrivals are saved at most every stationFlush: a
+	// crash loses at most that much of them, which only makes offline
+	// count from a moment earlier; saving them with every batch cost more
+	// than evaluating it.
+	if now := e.cfg.Now(); now.Sub(e.flushed) >= stationFlush {
+		if err := e.flushStations(ctx); err != nil {
+			errs = append(errs, err)
+		} else {
+			e.flushed = now
+		}
 	}
 	return errors.Join(errs...)
 }
+
+// stationFlush is how often Consume saves the stations' last arrivals;
+// the clock pass and stopping save them too.
+const stationFlush = time.Second
 
 func (e *Engine) consume(ctx context.Context, a *ingest.Accepted) error {
 	st := e.station(a.Station)
@@ -356,9 +369,19 @@ func (e *Engine) Run(ctx context.Context) error {
 		if err := e.Tick(ctx); err != nil && ctx.Err() == nil {
 			e.log.Warn("alerts clock pass", "err", err)
 		}
+		e.mu.Lock()
+		err := e.flushStations(ctx)
+		e.mu.Unlock()
+		if err != nil && ctx.Err() == nil {
+			e.log.Warn("alerts: saving station arrivals", "err", err)
+		}
 		select {
 		case <-ctx.Done():
-			return nil
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			return e.flushStations(sctx)
 		case <-t.C:
 		}
 	}

@@ -207,6 +207,10 @@ func TestCollectorStoresAndRejects(t *testing.T) {
 		v, ok := h.stations.Get("st-1")
 		return ok && v.Status == station.Online && !v.StatusAt.IsZero()
 	})
+	// The latest values come from the stream's registry sink.
+	waitFor(t, "the registry's sink took the readings", func() bool {
+		return testutil.ToFloat64(h.collector.m.sinkRecords.WithLabelValues("registry")) == 2
+	})
 	latest, _ := h.stations.Latest("st-1")
 	if len(latest) != 2 || latest[1].Metric != "pm25" || latest[1].Value != 42.5 {
 		t.Errorf("latest = %+v, want pm10 and pm25=42.5", latest)

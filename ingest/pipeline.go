@@ -284,7 +284,7 @@ func (c *Collector) writeLoop(ctx context.Context) {
 	}()
 	var names names // the loop's own: only it decodes with it
 	for {
-		recs, pos, err := c.readBatch(ctx)
+		recs, pos, err := c.readBatch(ctx, c.cfg.Spool, c.cfg.FlushInterval)
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, spool.ErrClosed) {
 				return
@@ -328,15 +328,15 @@ func (c *Collector) writeLoop(ctx context.Context) {
 // record, then up to FlushInterval more for the batch to fill. Under a
 // steady stream that makes a few large store writes instead of many small
 // ones; a store pays for each write as well as for each point.
-func (c *Collector) readBatch(ctx context.Context) ([][]byte, spool.Position, error) {
-	recs, pos, err := c.cfg.Spool.Read(ctx, c.cfg.BatchSize)
-	if err != nil || len(recs) >= c.cfg.BatchSize || c.cfg.FlushInterval <= 0 {
+func (c *Collector) readBatch(ctx context.Context, from Cursor, linger time.Duration) ([][]byte, spool.Position, error) {
+	recs, pos, err := from.Read(ctx, c.cfg.BatchSize)
+	if err != nil || len(recs) >= c.cfg.BatchSize || linger <= 0 {
 		return recs, pos, err
 	}
-	linger, cancel := context.WithTimeout(ctx, c.cfg.FlushInterval)
+	lctx, cancel := context.WithTimeout(ctx, linger)
 	defer cancel()
 	for len(recs) < c.cfg.BatchSize {
-		more, p, err := c.cfg.Spool.Read(linger, c.cfg.BatchSize-len(recs))
+		more, p, err := from.Read(lctx, c.cfg.BatchSize-len(recs))
 		if err != nil {
 			if ctx.Err() != nil {
 				// Stopping: these stay uncommitted and are read again

@@ -100,13 +100,18 @@ type Cursor interface {
 	Commit(pos spool.Position) error
 }
 
+// sinkLinger is how long a sink's batch waits to fill: under a steady
+// stream a few large batches cost a sink (and its commits) less than many
+// small ones, and it is short beside the store's flush interval.
+const sinkLinger = 20 * time.Millisecond
+
 // runSink feeds sink from its cursor until ctx ends: read a batch, decode
 // it, consume it (retrying with backoff until it succeeds), commit.
 func (c *Collector) runSink(ctx context.Context, sink Sink, cur Cursor) {
 	log := c.log.With("sink", sink.Name())
 	var names names // this loop's own
 	for {
-		recs, pos, err := cur.Read(ctx, c.cfg.BatchSize)
+		recs, pos, err := c.readBatch(ctx, cur, sinkLinger)
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, spool.ErrClosed) {
 				return
