@@ -185,6 +185,20 @@ func (s stationsResource) list(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, body)
 }
 
+// storeFailed answers a failed store query, if err is one: 400 for a
+// query the store refuses, 503 when it does not answer.
+func storeFailed(w http.ResponseWriter, err error) bool {
+	switch {
+	case errors.Is(err, store.ErrBadQuery):
+		writeProblem(w, http.StatusBadRequest, "%v", err)
+	case err != nil:
+		writeProblem(w, http.StatusServiceUnavailable, "the readings store did not answer: %v", err)
+	default:
+		return false
+	}
+	return true
+}
+
 // stationKey is the order of stations in the list: point, then id.
 type stationKey struct{ point, id string }
 
@@ -301,12 +315,7 @@ func (s stationsResource) history(w http.ResponseWriter, r *http.Request) {
 		older, err = s.readings.Query(r.Context(), store.Query{Station: v.ID, Metric: metric, From: from, To: samples[0].Time, Limit: 1})
 		truncated = len(older) > 0
 	}
-	switch {
-	case errors.Is(err, store.ErrBadQuery):
-		writeProblem(w, http.StatusBadRequest, "%v", err)
-		return
-	case err != nil:
-		writeProblem(w, http.StatusServiceUnavailable, "the readings store did not answer: %v", err)
+	if storeFailed(w, err) {
 		return
 	}
 	type sampleJSON struct {
@@ -390,12 +399,7 @@ func (s stationsResource) downsample(w http.ResponseWriter, r *http.Request, v s
 		return
 	}
 	buckets, err := agg.Aggregate(r.Context(), aq)
-	switch {
-	case errors.Is(err, store.ErrBadQuery):
-		writeProblem(w, http.StatusBadRequest, "%v", err)
-		return
-	case err != nil:
-		writeProblem(w, http.StatusServiceUnavailable, "the readings store did not answer: %v", err)
+	if storeFailed(w, err) {
 		return
 	}
 	type bucketJSON struct {

@@ -8,31 +8,18 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/envmon/envmon/internal/testenv"
 )
 
 // syncBuffer is a log sink that the broker's goroutines and the test may
 // use at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is a buffer safe for a writer and a reader goroutine.
+type syncBuffer = testenv.SyncBuffer
 
 // secretForms are the ways a handler may print the password: as text, as
 // Go prints a []byte, as JSON encodes one.
