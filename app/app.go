@@ -170,6 +170,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err erro
 		Spool:             a.spool,
 		Broker:            cfg.MQTT.Broker, // empty: the embedded broker delivers
 		Sinks:             sinks,
+		Live:              []func([]ingest.Accepted){a.feedWindows},
 		ClientID:          cfg.MQTT.ClientID,
 		Username:          cfg.MQTT.Username,
 		Password:          cfg.MQTT.Password.Reveal(),

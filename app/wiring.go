@@ -39,12 +39,13 @@ type platform struct {
 // on the registry, the store and the shared database. It returns the sinks
 // the collector feeds, the components to run and the routes to mount.
 func (a *App) buildPlatform(ctx context.Context, cfg config.Config) ([]ingest.StreamSink, []Component, []api.Mount, error) {
+	// The windows are fed with the registry's live state (ingest.Config.Live).
 	p := &a.plat
 	var err error
 	if p.windows, err = windows.New(windows.Config{Location: a.stations.Location, Logger: a.log}); err != nil {
 		return nil, nil, nil, fmt.Errorf("windows: %w", err)
 	}
-	sinks := []ingest.StreamSink{{InMemory: true, Sink: ingest.SinkFunc{SinkName: "windows", ConsumeFunc: a.feedWindows}}}
+	var sinks []ingest.StreamSink
 	comps := []Component{ComponentFunc{"windows", a.runWindows}}
 
 	standard, _ := parseStandard(cfg.Public.Standard)
@@ -151,13 +152,12 @@ func (a *App) publish(ctx context.Context, topic string, qos byte, retained bool
 // feedWindows is the windows' sink: the readings of the stations this
 // replica owns, in each station's time zone. Windows count a reading
 // once however often it comes, so a replay changes nothing.
-func (a *App) feedWindows(_ context.Context, batch []ingest.Accepted) error {
+func (a *App) feedWindows(batch []ingest.Accepted) {
 	for i := range batch {
 		if batch[i].Owned {
 			a.plat.windows.Add(batch[i].Reading, a.stations.Location(batch[i].Station))
 		}
 	}
-	return nil
 }
 
 // runWindows rebuilds the windows from the store, then keeps pruning them.

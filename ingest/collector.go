@@ -122,9 +122,13 @@ type Config struct {
 	Store    Writer
 	Stations Stations
 	// Sinks are fed the stream of accepted readings, each from its own
-	// cursor in the spool, beside the store writer and the registry's
-	// live state (see Sink).
+	// cursor in the spool, beside the store writer and the live state
+	// (see Sink).
 	Sinks []StreamSink
+	// Live are fed the stream beside the registry's live state, on its
+	// cursor: state in memory, rebuilt at start from the store, such as
+	// the hourly windows. They must be idempotent under replay.
+	Live []func(batch []Accepted)
 	// Statuses, if set, keeps what stations say on their status topics
 	// across restarts.
 	Statuses   StatusSaver

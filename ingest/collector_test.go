@@ -209,7 +209,7 @@ func TestCollectorStoresAndRejects(t *testing.T) {
 	})
 	// The latest values come from the stream's registry sink.
 	waitFor(t, "the registry's sink took the readings", func() bool {
-		return testutil.ToFloat64(h.collector.m.sinkRecords.WithLabelValues("registry")) == 2
+		return testutil.ToFloat64(h.collector.m.sinkRecords.WithLabelValues("live")) == 2
 	})
 	latest, _ := h.stations.Latest("st-1")
 	if len(latest) != 2 || latest[1].Metric != "pm25" || latest[1].Value != 42.5 {

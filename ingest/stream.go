@@ -57,17 +57,21 @@ type StreamSink struct {
 	InMemory bool
 }
 
-// registrySink keeps the station registry's live state (latest values,
-// last seen) from the stream, so that it moves while the store is down.
-// Observe keeps the newest value of each metric, so a replay changes
-// nothing.
-func (c *Collector) registrySink() StreamSink {
-	return StreamSink{InMemory: true, Sink: SinkFunc{SinkName: "registry", ConsumeFunc: func(_ context.Context, batch []Accepted) error {
+// liveSink keeps the station registry's live state (latest values, last
+// seen) from the stream, so that it moves while the store is down, and
+// feeds Config.Live the same batches: state in memory shares one cursor,
+// which starts where the store writer is, and one decoding. Observe keeps
+// the newest value of each metric, so a replay changes nothing.
+func (c *Collector) liveSink() StreamSink {
+	return StreamSink{InMemory: true, Sink: SinkFunc{SinkName: "live", ConsumeFunc: func(_ context.Context, batch []Accepted) error {
 		rs := make([]reading.Reading, len(batch))
 		for i := range batch {
 			rs[i] = batch[i].Reading
 		}
 		c.cfg.Stations.Observe(rs)
+		for _, f := range c.cfg.Live {
+			f(batch)
+		}
 		return nil
 	}}}
 }
@@ -75,7 +79,7 @@ func (c *Collector) registrySink() StreamSink {
 // startSinks opens each sink's cursor and feeds it until ctx ends; the
 // returned channel is closed when every sink has stopped.
 func (c *Collector) startSinks(ctx context.Context) (<-chan struct{}, error) {
-	sinks := append([]StreamSink{c.registrySink()}, c.cfg.Sinks...)
+	sinks := append([]StreamSink{c.liveSink()}, c.cfg.Sinks...)
 	done := make(chan struct{})
 	var running sync.WaitGroup
 	for _, s := range sinks {
