@@ -466,9 +466,30 @@ func flatten(prefix string, n *yaml.Node, into map[string]*yaml.Node) error {
 		}
 		into[prefix] = n
 		return nil
+	case yaml.SequenceNode:
+		if !listKeys[prefix] {
+			return fmt.Errorf("line %d: %s: want a single value", n.Line, prefix)
+		}
+		// A list is the comma-separated value its flag and variable take.
+		var items []string
+		for _, it := range n.Content {
+			if it.Kind != yaml.ScalarNode || strings.Contains(it.Value, ",") {
+				return fmt.Errorf("line %d: %s: want a list of single values without commas", it.Line, prefix)
+			}
+			items = append(items, it.Value)
+		}
+		into[prefix] = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: strings.Join(items, ","), Line: n.Line, Column: n.Column}
+		return nil
 	default:
 		return fmt.Errorf("line %d: %s: want a single value", n.Line, prefix)
 	}
+}
+
+// listKeys are the settings a file may give as a YAML list; the flag and
+// the variable take the same values comma-separated.
+var listKeys = map[string]bool{
+	"public.trusted_proxies": true,
+	"cases.open311_api_keys": true,
 }
 
 // TrustedProxies parses public.trusted_proxies.

@@ -57,6 +57,25 @@ func TestLoad(t *testing.T) {
 			},
 		},
 		{
+			name: "lists",
+			args: []string{"--config", "testdata/lists.yaml"},
+			check: func(c Config) error {
+				ps, err := c.TrustedProxies()
+				if err != nil || len(ps) != 2 || ps[0].String() != "10.0.0.0/8" || ps[1].String() != "192.0.2.7/32" {
+					return fmt.Errorf("public.trusted_proxies = %v, %v", ps, err)
+				}
+				if c.Cases.Open311APIKeys.Reveal() != "k1,k2" {
+					return fmt.Errorf("cases.open311_api_keys not taken from a list")
+				}
+				return nil
+			},
+		},
+		{
+			name:    "list where one value belongs",
+			args:    []string{"--config", "testdata/bad-list.yaml"},
+			wantErr: "http.addr: want a single value",
+		},
+		{
 			name: "env overrides file",
 			args: []string{"--config", "testdata/good.yaml"},
 			env:  map[string]string{"ENVMON_HTTP_ADDR": ":7070", "ENVMON_INGEST_BATCH_SIZE": "42"},
