@@ -65,6 +65,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, demo bo
 		return 2
 	}
 	logger := newLogger(cfg.Log, stderr)
+	tuneRuntime(cfg.Runtime)
 	if !demo && cfg.MQTT.OpenRegistration && cfg.MQTT.Broker == "" {
 		logger.Warn("open registration is on: any client that reaches the embedded MQTT broker may publish as any station without a password in the registry; provision passwords and turn mqtt.open_registration off (docs/MQTT.md)",
 			"addr", cfg.MQTT.Addr)
@@ -126,4 +127,15 @@ func version() string {
 		return bi.Main.Version
 	}
 	return "devel"
+}
+
+// tuneRuntime applies runtime.gc_percent and runtime.memory_limit, unless
+// the GOGC and GOMEMLIMIT variables say otherwise.
+func tuneRuntime(c config.Runtime) {
+	if os.Getenv("GOGC") == "" && c.GCPercent != 0 {
+		debug.SetGCPercent(c.GCPercent)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" && c.MemoryLimit > 0 {
+		debug.SetMemoryLimit(c.MemoryLimit)
+	}
 }

@@ -53,6 +53,7 @@ type Config struct {
 	QC       QC       `yaml:"qc"`
 	API      API      `yaml:"api"`
 	Log      Log      `yaml:"log"`
+	Runtime  Runtime  `yaml:"runtime"`
 }
 
 // API configures the HTTP API beyond its address.
@@ -209,6 +210,18 @@ type Ingest struct {
 	SpoolSync     string `yaml:"spool_sync"`
 }
 
+// Runtime tunes Go's garbage collector.
+type Runtime struct {
+	// GCPercent is the collector's target heap growth (GOGC), unless the
+	// GOGC variable is set; 0 keeps Go's default (100). envmon's heap is
+	// mostly short-lived message buffers: a higher value spends less CPU
+	// on collection for a larger heap (docs/BENCHMARKS.md).
+	GCPercent int `yaml:"gc_percent"`
+	// MemoryLimit, if not 0, is a soft limit on the heap in bytes
+	// (GOMEMLIMIT): near it the collector works harder.
+	MemoryLimit int64 `yaml:"memory_limit"`
+}
+
 // Log configures log/slog output.
 type Log struct {
 	Level  string `yaml:"level"`
@@ -224,7 +237,7 @@ func Default() Config {
 		Influx:  Influx{Org: "envmon", Bucket: "envmon"},
 		Ingest: Ingest{BatchSize: ingest.DefaultBatchSize, DeadLetters: ingest.DefaultDeadLetters, MaxPayload: 64 << 10, SpoolMaxBytes: 1 << 30,
 			SpoolSync: "always", Writers: ingest.DefaultWriters, FlushInterval: ingest.DefaultFlushInterval, AckLinger: ingest.DefaultAckLinger},
-		Log: Log{Level: "info", Format: "text"},
+		Log:     Log{Level: "info", Format: "text"},
 
 		// Bounds what anonymous clients can make the registry hold.
 		Stations: Stations{MaxUnregistered: 1000},
@@ -299,6 +312,8 @@ var settings = []setting{
 	{"qc.humidity_rh", "qc-humidity-rh", "flag optical PM at or above this relative humidity, % (0: default 95)", func(c *Config) flag.Value { return (*floatValue)(&c.QC.HumidityRH) }},
 	{"qc.duplicate_window", "qc-duplicate-window", "recent timestamps remembered per station for duplicates (0: default 256)", func(c *Config) flag.Value { return (*intValue)(&c.QC.DuplicateWindow) }},
 	{"api.admin_token", "admin-token", "bearer token for operators' endpoints (empty: disabled)", func(c *Config) flag.Value { return (*secretValue)(&c.API.AdminToken) }},
+	{"runtime.gc_percent", "gc-percent", "garbage collector's target heap growth, as GOGC (0: Go's default, 100; the GOGC variable wins)", func(c *Config) flag.Value { return (*intValue)(&c.Runtime.GCPercent) }},
+	{"runtime.memory_limit", "memory-limit", "soft limit on the Go heap in bytes, as GOMEMLIMIT (0: none)", func(c *Config) flag.Value { return (*int64Value)(&c.Runtime.MemoryLimit) }},
 	{"log.level", "log-level", "debug, info, warn or error", func(c *Config) flag.Value { return (*stringValue)(&c.Log.Level) }},
 	{"log.format", "log-format", "text or json", func(c *Config) flag.Value { return (*stringValue)(&c.Log.Format) }},
 }
