@@ -237,7 +237,7 @@ func Default() Config {
 		Influx:  Influx{Org: "envmon", Bucket: "envmon"},
 		Ingest: Ingest{BatchSize: ingest.DefaultBatchSize, DeadLetters: ingest.DefaultDeadLetters, MaxPayload: 64 << 10, SpoolMaxBytes: 1 << 30,
 			SpoolSync: "always", Writers: ingest.DefaultWriters, FlushInterval: ingest.DefaultFlushInterval, AckLinger: ingest.DefaultAckLinger},
-		Log:     Log{Level: "info", Format: "text"},
+		Log: Log{Level: "info", Format: "text"},
 
 		// Bounds what anonymous clients can make the registry hold.
 		Stations: Stations{MaxUnregistered: 1000},
