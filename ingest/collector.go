@@ -59,7 +59,7 @@ type rejecter interface {
 // too, so that the two never differ.
 const (
 	DefaultBatchSize     = 5000
-	DefaultWriters       = 2
+	DefaultWriters       = 4
 	DefaultAckLinger     = 2 * time.Millisecond
 	DefaultFlushInterval = 100 * time.Millisecond
 	DefaultDeadLetters   = 1000
