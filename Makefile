@@ -11,6 +11,9 @@ MOSQUITTO   := $(shell command -v mosquitto 2>/dev/null || ls /usr/sbin/mosquitt
 GOTEST_FLAGS ?=
 
 export ENVMON_INFLUXD := $(INFLUXD)
+# The browser tests save their screenshots here (api/webtest), kept after
+# the run as test artefacts.
+export ENVMON_ARTIFACTS ?= $(CURDIR)/.artifacts
 
 .PHONY: all build test unit vet fmt tools mosquitto chromium postgres bench clean
 
