@@ -202,6 +202,11 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err erro
 			Logger:        quiet(a.log),
 			Inbound:       inbound{a.collector},
 			InboundPrefix: ingest.TopicPrefix + "/",
+			// Off the broker's goroutine: marking the station offline saves
+			// its status and tells alerts. A known race: when a client takes
+			// a session over and says "online" at once, the old connection's
+			// end may be applied after it and show the station offline until
+			// its next status message.
 			OnStationGone: func(clientID, _ string, _ bool) { go a.collector.ConnectionGone(clientID) },
 
 			// Stations log in with the registry's passwords (docs/MQTT.md).

@@ -42,7 +42,7 @@ func (a *App) buildPlatform(ctx context.Context, cfg config.Config) ([]ingest.St
 	// The windows are fed with the registry's live state (ingest.Config.Live).
 	p := &a.plat
 	var err error
-	if p.windows, err = windows.New(windows.Config{Location: a.stations.Location, Logger: a.log}); err != nil {
+	if p.windows, err = windows.New(windows.Config{Retention: cfg.Public.History, Location: a.stations.Location, Logger: a.log}); err != nil {
 		return nil, nil, nil, fmt.Errorf("windows: %w", err)
 	}
 	var sinks []ingest.StreamSink
@@ -58,6 +58,7 @@ func (a *App) buildPlatform(ctx context.Context, cfg config.Config) ([]ingest.St
 		Latest:         a.stations,
 		Aggregates:     agg,
 		Standard:       standard,
+		Retention:      cfg.Public.History,
 		TrustedProxies: proxies,
 		RateLimit:      cfg.Public.RateLimit,
 		Logger:         a.log,

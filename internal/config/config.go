@@ -161,6 +161,10 @@ type Cases struct {
 
 // Public configures the public air-quality API (package api/public).
 type Public struct {
+	// History is how far back the hourly windows, and so the public AQI
+	// history, reach; 0 means windows.DefaultRetention (72 h). Each day
+	// held costs about 7.5 KB a station (docs/BENCHMARKS.md).
+	History time.Duration `yaml:"history"`
 	// Standard is the default standard of /api/v1/aqi: hj633-2026,
 	// hj633-2012 or epa-2024; empty chooses by the data's time.
 	Standard string `yaml:"standard"`
@@ -290,6 +294,7 @@ var settings = []setting{
 	{"cases.default_team", "cases-default-team", "team that takes cases no team covers", func(c *Config) flag.Value { return (*stringValue)(&c.Cases.DefaultTeam) }},
 	{"cases.open311_jurisdiction", "open311-jurisdiction", "Open311 jurisdiction_id served (empty: any)", func(c *Config) flag.Value { return (*stringValue)(&c.Cases.Open311Jurisdiction) }},
 	{"cases.open311_api_keys", "open311-api-keys", "comma-separated api_keys an Open311 POST must give (empty: none needed)", func(c *Config) flag.Value { return (*secretValue)(&c.Cases.Open311APIKeys) }},
+	{"public.history", "aqi-history", "how far back the hourly windows and the public AQI history reach (0: 72h, the least)", func(c *Config) flag.Value { return (*durationValue)(&c.Public.History) }},
 	{"public.standard", "aqi-standard", "default AQI standard: hj633-2026, hj633-2012 or epa-2024 (empty: by the data's time)", func(c *Config) flag.Value { return (*stringValue)(&c.Public.Standard) }},
 	{"public.trusted_proxies", "trusted-proxies", "comma-separated CIDRs of proxies whose X-Forwarded-For names the client", func(c *Config) flag.Value { return (*stringValue)(&c.Public.TrustedProxies) }},
 	{"public.rate_limit", "rate-limit", "public API requests per minute per client (0: 600; negative: none)", func(c *Config) flag.Value { return (*intValue)(&c.Public.RateLimit) }},
@@ -551,6 +556,9 @@ func (c Config) Validate() error {
 		if c.Alerts.WebhookSecret.Reveal() == "" {
 			bad("alerts.webhook_secret", "required with alerts.webhook_url, to sign the requests")
 		}
+	}
+	if c.Public.History != 0 && c.Public.History < 72*time.Hour {
+		bad("public.history", "%v is below 72h, which the 24 h means need (GB 3095: 20 valid hours)", c.Public.History)
 	}
 	if c.Public.Standard != "" {
 		if _, err := quality.ParseStandard(c.Public.Standard); err != nil {
