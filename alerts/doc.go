@@ -11,7 +11,7 @@
 // component that delivers the outbox. docs/ALERTS.md describes the rules,
 // the states and the guarantees.
 //
-// alerts may import reading, quality, windows (its types), db, auth,
+// alerts may import reading, quality, windows (its types), db, auth, sse,
 // ingest (for ingest.Accepted) and its own subpackages; it must not import
 // api, app or station: what it needs of the registry it declares as
 // Stations, and the service adapts the registry to it.
