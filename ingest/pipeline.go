@@ -330,8 +330,17 @@ func (c *Collector) writeLoop(ctx context.Context) {
 // ones; a store pays for each write as well as for each point.
 func (c *Collector) readBatch(ctx context.Context, from Cursor, linger time.Duration) ([][]byte, spool.Position, error) {
 	recs, pos, err := from.Read(ctx, c.cfg.BatchSize)
-	if err != nil || len(recs) >= c.cfg.BatchSize || linger <= 0 {
+	if err != nil {
 		return recs, pos, err
+	}
+	return c.fillBatch(ctx, from, recs, pos, linger)
+}
+
+// fillBatch adds to a batch read from the spool for up to linger, until it
+// holds BatchSize records.
+func (c *Collector) fillBatch(ctx context.Context, from Cursor, recs [][]byte, pos spool.Position, linger time.Duration) ([][]byte, spool.Position, error) {
+	if len(recs) >= c.cfg.BatchSize || linger <= 0 {
+		return recs, pos, nil
 	}
 	lctx, cancel := context.WithTimeout(ctx, linger)
 	defer cancel()

@@ -109,13 +109,51 @@ type Cursor interface {
 // small ones, and it is short beside the store's flush interval.
 const sinkLinger = 20 * time.Millisecond
 
+// sinkCommitEvery is how often, at most, a sink's cursor is committed while
+// records keep coming: a commit rewrites the cursor's commit file, and
+// after a restart a sink is given again at most this much of the stream,
+// which it takes idempotently. As soon as the sink has caught up with the
+// stream it commits at once, and so it does when it stops.
+const sinkCommitEvery = 250 * time.Millisecond
+
 // runSink feeds sink from its cursor until ctx ends: read a batch, decode
-// it, consume it (retrying with backoff until it succeeds), commit.
+// it, consume it (retrying with backoff until it succeeds), and commit —
+// every sinkCommitEvery (by the collector's clock) while more records are
+// waiting, and at once when none are.
 func (c *Collector) runSink(ctx context.Context, sink Sink, cur Cursor) {
 	log := c.log.With("sink", sink.Name())
 	var names names // this loop's own
+	var (
+		taken      spool.Position // the end of the batches consumed
+		dirty      bool           // taken is ahead of the commit point
+		lastCommit time.Time
+	)
+	commit := func() {
+		if err := cur.Commit(taken); err != nil {
+			log.Error("committing the sink's cursor failed; the batch may be given again after a restart", "err", err)
+		}
+		dirty, lastCommit = false, c.cfg.Now()
+	}
+	defer func() {
+		if dirty {
+			commit()
+		}
+	}()
 	for {
-		recs, pos, err := c.readBatch(ctx, cur, sinkLinger)
+		var recs [][]byte
+		var pos spool.Position
+		var err error
+		if dirty {
+			if recs, pos, err = readWaiting(ctx, cur, c.cfg.BatchSize); errors.Is(err, errCaughtUp) {
+				commit()
+				continue
+			}
+			if err == nil {
+				recs, pos, err = c.fillBatch(ctx, cur, recs, pos, sinkLinger)
+			}
+		} else {
+			recs, pos, err = c.readBatch(ctx, cur, sinkLinger)
+		}
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, spool.ErrClosed) {
 				return
@@ -147,12 +185,30 @@ func (c *Collector) runSink(ctx context.Context, sink Sink, cur Cursor) {
 			log.Warn("sink failed; retrying the batch", "readings", len(batch), "retry_in", backoff, "err", err)
 			select {
 			case <-ctx.Done():
-				return // not committed: given again at the next start
+				// Not taken: given again at the next start. The deferred
+				// commit covers only the batches before it.
+				return
 			case <-time.After(backoff):
 			}
 		}
-		if err := cur.Commit(pos); err != nil {
-			log.Error("committing the sink's cursor failed; the batch may be given again after a restart", "err", err)
+		taken, dirty = pos, true
+		if c.cfg.Now().Sub(lastCommit) >= sinkCommitEvery {
+			commit()
 		}
 	}
+}
+
+// errCaughtUp says no record is waiting in the spool.
+var errCaughtUp = errors.New("ingest: caught up with the stream")
+
+// readWaiting reads up to n records that are already in the spool, without
+// waiting; errCaughtUp says there are none.
+func readWaiting(ctx context.Context, cur Cursor, n int) ([][]byte, spool.Position, error) {
+	now, cancel := context.WithCancel(ctx)
+	cancel() // Read returns the records there are, or at once ctx's error
+	recs, pos, err := cur.Read(now, n)
+	if err != nil && ctx.Err() == nil && errors.Is(err, context.Canceled) {
+		return nil, spool.Position{}, errCaughtUp
+	}
+	return recs, pos, err
 }

@@ -11,7 +11,9 @@ import (
 // Read returns up to n records that follow the ones Read returned before,
 // oldest first, blocking until there is at least one or ctx ends. It returns
 // with them the Position to pass to Commit once they have been delivered.
-// After Open, Read starts at the first record not committed.
+// After Open, Read starts at the first record not committed. Records that
+// are there are returned even when ctx has ended: a Read with an ended ctx
+// returns those waiting, or ctx's error at once if there are none.
 //
 // The records are the caller's to keep. A Read may return fewer than n
 // records even when more are waiting, for instance at the end of a segment.

@@ -1,0 +1,185 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/envmon/envmon/ingest/spool"
+	"github.com/envmon/envmon/reading"
+	"github.com/envmon/envmon/station"
+)
+
+// commitLog is a Cursor that records what it read and committed.
+type commitLog struct {
+	cur *spool.Cursor
+
+	mu        sync.Mutex
+	lastRead  spool.Position
+	committed []spool.Position
+}
+
+func (l *commitLog) Read(ctx context.Context, n int) ([][]byte, spool.Position, error) {
+	recs, pos, err := l.cur.Read(ctx, n)
+	if err == nil {
+		l.mu.Lock()
+		l.lastRead = pos
+		l.mu.Unlock()
+	}
+	return recs, pos, err
+}
+
+func (l *commitLog) Commit(pos spool.Position) error {
+	l.mu.Lock()
+	l.committed = append(l.committed, pos)
+	l.mu.Unlock()
+	return l.cur.Commit(pos)
+}
+
+func (l *commitLog) last() (read, committed spool.Position, commits int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.committed) > 0 {
+		committed = l.committed[len(l.committed)-1]
+	}
+	return l.lastRead, committed, len(l.committed)
+}
+
+// countingSink takes batches, failing those that hold a reading of station
+// fail, and says on got how many readings it has taken.
+type countingSink struct {
+	fail string
+	got  chan int
+	n    int
+}
+
+func (s *countingSink) Name() string { return "counting" }
+func (s *countingSink) Consume(_ context.Context, batch []Accepted) error {
+	for _, a := range batch {
+		if a.Station == s.fail {
+			return errors.New("refused")
+		}
+	}
+	s.n += len(batch)
+	s.got <- s.n
+	return nil
+}
+
+func appendReadings(t *testing.T, sp *spool.Spool, station string, n int) {
+	t.Helper()
+	recs := make([][]byte, n)
+	for i := range recs {
+		a := Accepted{Reading: reading.Reading{Station: station, Point: "p", Medium: reading.Air,
+			Time: time.Date(2026, 12, 1, 0, 0, i, 0, time.UTC), Values: []reading.Value{{Metric: "pm25", Value: float64(i)}}}}
+		recs[i] = appendRecord(nil, &a)
+	}
+	if err := sp.Append(context.Background(), recs...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSinkCommits checks when a sink's cursor is committed: once a
+// sinkCommitEvery while more records are waiting, at once when none are,
+// when the sink stops, and never for a batch the sink did not take. The
+// spool holds every record before the sink starts, and batches are 2
+// records, so the batches are known in advance.
+func TestSinkCommits(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		records []string      // the stations of the spooled readings, in order
+		step    time.Duration // how far the clock moves at each reading of it
+		want    []int         // the records committed at each commit
+	}{
+		// The first batch is committed (none was before); the second is
+		// not, as the third is waiting; the third is, as nothing is.
+		{name: "steady then quiet", records: []string{"a", "a", "a", "a", "a", "a"}, want: []int{2, 6}},
+		{name: "slow clock", records: []string{"a", "a", "a", "a", "a", "a"}, step: sinkCommitEvery, want: []int{2, 4, 6}},
+		// The third batch is refused until the sink stops: the stop commits
+		// the second, and nothing after it.
+		{name: "refused batch", records: []string{"a", "a", "a", "a", "refused"}, want: []int{2, 4}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sp := openSpool(t, t.TempDir())
+			cur, err := sp.Cursor("counting", spool.CursorOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var seqs []spool.Position // the position after each record
+			for _, st := range tc.records {
+				appendReadings(t, sp, st, 1)
+			}
+			probe, err := sp.Cursor("probe", spool.CursorOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range tc.records {
+				_, p, err := probe.Read(context.Background(), 1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				seqs = append(seqs, p)
+			}
+			clock := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+			var clockMu sync.Mutex
+			now := func() time.Time {
+				clockMu.Lock()
+				defer clockMu.Unlock()
+				clock = clock.Add(tc.step)
+				return clock
+			}
+			log := &commitLog{cur: cur}
+			c, err := New(Config{Store: newCountingStore(), Stations: station.New(nil, false, quietLogger()), Spool: sp,
+				Logger: quietLogger(), BatchSize: 2, Now: now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sink := &countingSink{fail: "refused", got: make(chan int, 10)}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { defer close(done); c.runSink(ctx, sink, log) }()
+			good := 0
+			for _, st := range tc.records {
+				if st != "refused" {
+					good++
+				}
+			}
+			for got := range sink.got {
+				if got == good {
+					break
+				}
+			}
+			want := make([]spool.Position, len(tc.want))
+			for i, n := range tc.want {
+				want[i] = seqs[n-1]
+			}
+			if good == len(tc.records) {
+				// Wait for the last commit, then stop: the stop commits
+				// nothing more.
+				deadline := time.Now().Add(10 * time.Second)
+				for _, last, _ := log.last(); last != want[len(want)-1]; _, last, _ = log.last() {
+					if time.Now().After(deadline) {
+						cancel()
+						<-done
+						t.Fatalf("the sink caught up but its cursor stayed at %v; want %v", last, want[len(want)-1])
+					}
+					time.Sleep(time.Millisecond)
+				}
+			} else {
+				// Wait until the refused batch has been read.
+				for r, _, _ := log.last(); r != seqs[len(seqs)-1]; r, _, _ = log.last() {
+					time.Sleep(time.Millisecond)
+				}
+			}
+			cancel()
+			<-done
+			log.mu.Lock()
+			defer log.mu.Unlock()
+			if fmt.Sprint(log.committed) != fmt.Sprint(want) {
+				t.Errorf("committed %v; want %v (records end at %v)", log.committed, want, seqs)
+			}
+		})
+	}
+}
