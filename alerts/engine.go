@@ -7,6 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/bits"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,12 +36,71 @@ type Engine struct {
 
 	mu       sync.Mutex
 	stations map[string]*stationState
-	// byKind lists the rules of each kind.
-	byKind map[rules.Kind][]*rules.Rule
+	// rules are the rules, indexed when the engine is made.
+	rules ruleIndex
 	// nudge wakes the dispatcher after a commit.
 	nudge chan struct{}
 	// water holds the GB 3838-2002 parameters.
 	water map[string]bool
+	// scratch is metricsOf's slice, reused under mu.
+	scratch []*metricState
+	// saveQ caches saveStations; under mu.
+	saveQ [flushShift + 1]string
+}
+
+// rule is a rule of the engine's set, with what evaluation needs of it
+// worked out once.
+type rule struct {
+	*rules.Rule
+	i    int    // its index in Config.Rules.Rules, and in stationState.byRule
+	unit string // the unit of Metric, for threshold rules
+}
+
+// ruleIndex is the rules by what they apply to, each list in the order of
+// the rule file, so that a reading is given only to the rules that can
+// match it.
+type ruleIndex struct {
+	all    []*rule // by index
+	byName map[string]*rule
+	// By kind.
+	offline, fault, aqi, waterClass, noise []*rule
+	// hourly are the threshold rules on a window's mean.
+	hourly []*rule
+	// raw are the threshold rules on raw values, by metric.
+	raw map[string][]*rule
+	// inhibitors are the offline rules, then the sensor-fault rules.
+	inhibitors []*rule
+}
+
+func newRuleIndex(set *rules.Set) ruleIndex {
+	x := ruleIndex{byName: make(map[string]*rule, len(set.Rules)), raw: map[string][]*rule{}}
+	for i, r := range set.Rules {
+		ref := &rule{Rule: r, i: i}
+		x.all = append(x.all, ref)
+		x.byName[r.Name] = ref
+		switch r.Kind {
+		case rules.Threshold:
+			m, _ := reading.LookupMetric(r.Metric)
+			ref.unit = m.Unit
+			if r.Window == rules.Raw {
+				x.raw[r.Metric] = append(x.raw[r.Metric], ref)
+			} else if r.Window.Hours() > 0 {
+				x.hourly = append(x.hourly, ref)
+			}
+		case rules.AQI:
+			x.aqi = append(x.aqi, ref)
+		case rules.WaterClass:
+			x.waterClass = append(x.waterClass, ref)
+		case rules.Noise:
+			x.noise = append(x.noise, ref)
+		case rules.Offline:
+			x.offline = append(x.offline, ref)
+		case rules.SensorFault:
+			x.fault = append(x.fault, ref)
+		}
+	}
+	x.inhibitors = append(append([]*rule(nil), x.offline...), x.fault...)
+	return x
 }
 
 // stationState is one station's evaluation state.
@@ -54,14 +116,30 @@ type stationState struct {
 	hourDone    time.Time // the last hour end the windowed rules were evaluated at
 	hourRetry   bool      // that hour had no valid value yet: ask again by the clock
 	dirty       bool
-	tracks      map[string]*track
-	faults      map[string]*fault // by metric
-	recent      map[string][]sample
+	tracks      map[string]*track // by rule name
+	byRule      []*track          // the same tracks by rule index; nil for none yet
+	metrics     map[string]*metricState
+	metricList  []*metricState // metrics, in the order first seen
+}
+
+// metricState is what the engine keeps of one metric of a station.
+type metricState struct {
+	name   string
+	fault  fault
+	raw    []*rule // the raw threshold rules of the metric
+	recent recentRing
 }
 
 type sample struct {
 	T time.Time `json:"time"`
 	V float64   `json:"value"`
+}
+
+// recentRing holds the last recentN raw values of a metric.
+type recentRing struct {
+	start int // the oldest
+	n     int
+	buf   [recentN]sample
 }
 
 // fault tracks one metric for the sensor-fault rule.
@@ -97,16 +175,13 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	e := &Engine{
 		cfg: cfg, db: cfg.DB, log: cfg.Logger, def: def,
 		stations: map[string]*stationState{},
-		byKind:   map[rules.Kind][]*rules.Rule{},
+		rules:    newRuleIndex(cfg.Rules),
 		nudge:    make(chan struct{}, 1),
 		hub:      new(sse.Hub[Event]),
 	}
 	e.water = map[string]bool{}
 	for _, p := range quality.WaterParameters() {
 		e.water[p.Key] = true
-	}
-	for _, r := range cfg.Rules.Rules {
-		e.byKind[r.Kind] = append(e.byKind[r.Kind], r)
 	}
 	e.metrics = newMetrics(e)
 	if cfg.Registerer != nil {
@@ -156,14 +231,15 @@ func (e *Engine) load(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if e.cfg.Rules.Get(ep.Rule) == nil {
+		r := e.rules.byName[ep.Rule]
+		if r == nil {
 			continue
 		}
 		st := e.station(ep.Station)
 		if st.point == "" {
 			st.point = ep.Point
 		}
-		tr := st.track(ep.Rule)
+		tr := st.track(r)
 		tr.adopt(ep)
 	}
 	return rows.Err()
@@ -189,19 +265,48 @@ func (tr *track) adopt(ep *Episode) {
 func (e *Engine) station(id string) *stationState {
 	st := e.stations[id]
 	if st == nil {
-		st = &stationState{id: id, tracks: map[string]*track{}, faults: map[string]*fault{}}
+		st = &stationState{id: id, tracks: map[string]*track{}, byRule: make([]*track, len(e.rules.all)), metrics: map[string]*metricState{}}
 		e.stations[id] = st
 	}
 	return st
 }
 
-func (st *stationState) track(rule string) *track {
-	tr := st.tracks[rule]
+func (st *stationState) track(r *rule) *track {
+	tr := st.byRule[r.i]
 	if tr == nil {
 		tr = &track{}
-		st.tracks[rule] = tr
+		st.byRule[r.i] = tr
+		st.tracks[r.Name] = tr
 	}
 	return tr
+}
+
+// metric returns the state of metric name, creating it.
+func (e *Engine) metric(st *stationState, name string) *metricState {
+	m := st.metrics[name]
+	if m == nil {
+		m = &metricState{name: name, raw: e.rules.raw[name]}
+		st.metrics[name] = m
+		st.metricList = append(st.metricList, m)
+	}
+	return m
+}
+
+// metricsOf returns the states of the metrics of vs, in order, in the
+// engine's scratch slice: it holds until the next call.
+func (e *Engine) metricsOf(st *stationState, vs []reading.Value) []*metricState {
+	out := e.scratch[:0]
+	for i := range vs {
+		// A station's readings list their metrics in the same order,
+		// mostly: try the i-th first.
+		if i < len(st.metricList) && st.metricList[i].name == vs[i].Metric {
+			out = append(out, st.metricList[i])
+		} else {
+			out = append(out, e.metric(st, vs[i].Metric))
+		}
+	}
+	e.scratch = out
+	return out
 }
 
 // loc returns the station's time zone.
@@ -223,8 +328,13 @@ func (e *Engine) Consume(ctx context.Context, batch []ingest.Accepted) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var errs []error
+	var st *stationState
 	for i := range batch {
-		if err := e.consume(ctx, &batch[i]); err != nil {
+		// A batch often holds a station's readings one after another.
+		if st == nil || st.id != batch[i].Station {
+			st = e.station(batch[i].Station)
+		}
+		if err := e.consume(ctx, st, &batch[i]); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -246,8 +356,7 @@ func (e *Engine) Consume(ctx context.Context, batch []ingest.Accepted) error {
 // the clock pass and stopping save them too.
 const stationFlush = time.Second
 
-func (e *Engine) consume(ctx context.Context, a *ingest.Accepted) error {
-	st := e.station(a.Station)
+func (e *Engine) consume(ctx context.Context, st *stationState, a *ingest.Accepted) error {
 	if !st.known {
 		if info, ok := e.cfg.Stations.StationInfo(a.Station); ok {
 			st.info, st.known = info, true
@@ -282,15 +391,17 @@ func (e *Engine) consume(ctx context.Context, a *ingest.Accepted) error {
 		}
 	}
 	// Data is back: offline resolves at the arrival.
-	for _, r := range e.byKind[rules.Offline] {
-		add(e.step(ctx, st, r, input{breach: false, clear: true, at: arrived, value: 0, by: "reading"}))
+	for _, r := range e.rules.offline {
+		add(e.step(ctx, st, r, input{breach: false, clear: true, at: arrived, value: 0, by: "reading"}, nil))
 	}
-	add(e.evalFault(ctx, st, a))
-	add(e.evalRaw(ctx, st, a))
+	ms := e.metricsOf(st, a.Values)
+	add(e.evalFault(ctx, st, a, ms))
+	add(e.evalRaw(ctx, st, a, ms))
 	// The hours that ended before this reading's hour are complete.
 	loc := e.loc(st)
 	t := a.Time.In(loc)
-	hourEnd := time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), 0, 0, 0, loc)
+	y, mo, d := t.Date()
+	hourEnd := time.Date(y, mo, d, t.Hour(), 0, 0, 0, loc)
 	if hourEnd.After(st.hourDone) {
 		st.hourDone = hourEnd
 		st.hourRetry = !e.evalHour(ctx, st, hourEnd, add)
@@ -309,23 +420,41 @@ func (e *Engine) flushStations(ctx context.Context) error {
 	if len(dirty) == 0 {
 		return nil
 	}
-	greatest := "GREATEST"
-	if e.db.Engine() == db.SQLite {
-		greatest = "MAX"
-	}
-	q := `INSERT INTO alerts_stations (station, point, medium, last_arrival, last_event, will_at) VALUES ($1, $2, $3, $4, $5, $6)
-ON CONFLICT (station) DO UPDATE SET point = excluded.point, medium = excluded.medium,
-	last_arrival = ` + greatest + `(alerts_stations.last_arrival, excluded.last_arrival),
-	last_event = ` + greatest + `(alerts_stations.last_event, excluded.last_event),
-	will_at = excluded.will_at`
+	// In one order on every replica, so that two replicas' saves on one
+	// PostgreSQL take the rows' locks in the same order and cannot deadlock.
+	slices.SortFunc(dirty, func(a, b *stationState) int { return strings.Compare(a.id, b.id) })
+	args := make([]any, 0, 6*min(len(dirty), flushRows))
 	err := e.db.Tx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, q)
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
-		for _, st := range dirty {
-			if _, err := stmt.ExecContext(ctx, st.id, st.point, string(st.medium), ms(st.lastArrival), ms(st.lastEvent), nullMs(st.willAt)); err != nil {
+		var full *sql.Stmt // the statement of flushRows stations
+		defer func() {
+			if full != nil {
+				full.Close()
+			}
+		}()
+		for rest := dirty; len(rest) > 0; {
+			// flushRows at a time, then the rest by powers of two.
+			n := flushRows
+			for n > len(rest) {
+				n /= 2
+			}
+			chunk := rest[:n]
+			rest = rest[n:]
+			args = args[:0]
+			for _, st := range chunk {
+				args = append(args, st.id, st.point, string(st.medium), ms(st.lastArrival), ms(st.lastEvent), nullMs(st.willAt))
+			}
+			var err error
+			if n == flushRows {
+				if full == nil {
+					if full, err = tx.PrepareContext(ctx, e.saveStations(n)); err != nil {
+						return err
+					}
+				}
+				_, err = full.ExecContext(ctx, args...)
+			} else {
+				_, err = tx.ExecContext(ctx, e.saveStations(n), args...)
+			}
+			if err != nil {
 				return err
 			}
 		}
@@ -338,6 +467,51 @@ ON CONFLICT (station) DO UPDATE SET point = excluded.point, medium = excluded.me
 		st.dirty = false
 	}
 	return nil
+}
+
+// flushRows is the most stations one statement of flushStations saves:
+// a statement per station cost more than the upsert itself (and on
+// PostgreSQL a round trip each). At six parameters a station it stays far
+// below the parameters a statement may have (SQLite 32,766, PostgreSQL
+// 65,535). The rest are saved in statements of powers of two stations, so
+// that there are few distinct statements (PostgreSQL's driver caches each
+// one it has prepared).
+const (
+	flushShift = 7
+	flushRows  = 1 << flushShift
+)
+
+// saveStations returns the upsert of n stations' arrivals, six parameters
+// each; n is a power of two, at most flushRows.
+func (e *Engine) saveStations(n int) string {
+	k := bits.Len(uint(n)) - 1
+	if q := e.saveQ[k]; q != "" {
+		return q
+	}
+	// SQLite's parameters are anonymous: binding a numbered or named one
+	// searches the statement's list of them, which for hundreds of them
+	// costs more than the upsert.
+	greatest, row := "GREATEST", func(k int) string {
+		return fmt.Sprintf("($%d, $%d, $%d, $%d, $%d, $%d)", k+1, k+2, k+3, k+4, k+5, k+6)
+	}
+	if e.db.Engine() == db.SQLite {
+		greatest, row = "MAX", func(int) string { return "(?, ?, ?, ?, ?, ?)" }
+	}
+	var b strings.Builder
+	b.WriteString(`INSERT INTO alerts_stations (station, point, medium, last_arrival, last_event, will_at) VALUES `)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row(6 * i))
+	}
+	b.WriteString(`
+ON CONFLICT (station) DO UPDATE SET point = excluded.point, medium = excluded.medium,
+	last_arrival = ` + greatest + `(alerts_stations.last_arrival, excluded.last_arrival),
+	last_event = ` + greatest + `(alerts_stations.last_event, excluded.last_event),
+	will_at = excluded.will_at`)
+	e.saveQ[k] = b.String()
+	return e.saveQ[k]
 }
 
 // StationDisconnected tells the engine that a station's connection ended
@@ -402,7 +576,7 @@ func (e *Engine) Tick(ctx context.Context) error {
 		if !st.owned {
 			continue
 		}
-		for _, r := range e.byKind[rules.Offline] {
+		for _, r := range e.rules.offline {
 			add(e.evalOffline(ctx, st, r, now))
 		}
 		if st.hourRetry {
@@ -414,7 +588,7 @@ func (e *Engine) Tick(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-func (e *Engine) evalOffline(ctx context.Context, st *stationState, r *rules.Rule, now time.Time) error {
+func (e *Engine) evalOffline(ctx context.Context, st *stationState, r *rule, now time.Time) error {
 	if st.lastArrival.IsZero() {
 		return nil
 	}
@@ -430,20 +604,19 @@ func (e *Engine) evalOffline(ctx context.Context, st *stationState, r *rules.Rul
 	if !breach {
 		return nil
 	}
-	return e.step(ctx, st, r, input{breach: true, since: since, at: now, by: "clock", note: note, evidence: func() any {
+	return e.step(ctx, st, r, input{breach: true, since: since, at: now, by: "clock", note: note,
+		data: rules.Data{Since: silent.Round(time.Minute).String()}}, func() any {
 		return map[string]any{"last_arrival": st.lastArrival, "last_event": st.lastEvent, "silent": silent.Round(time.Second).String(),
 			"after": r.After.String(), "last_will": will, "will_at": tp(st.willAt)}
-	}, data: rules.Data{Since: silent.Round(time.Minute).String()}})
+	})
 }
 
 // inhibitor returns the firing inhibitor rule (offline or sensor fault) of
 // the station, if any.
 func (e *Engine) inhibitor(st *stationState) string {
-	for _, k := range []rules.Kind{rules.Offline, rules.SensorFault} {
-		for _, r := range e.byKind[k] {
-			if tr := st.tracks[r.Name]; tr != nil && tr.ep != nil && tr.ep.State == Firing {
-				return r.Name
-			}
+	for _, r := range e.rules.inhibitors {
+		if tr := st.byRule[r.i]; tr != nil && tr.ep != nil && tr.ep.State == Firing {
+			return r.Name
 		}
 	}
 	return ""
@@ -456,36 +629,42 @@ type input struct {
 	since, at time.Time
 	value     float64
 	by, note  string
-	evidence  func() any
 	data      rules.Data
 }
+
+// An evidenceFunc returns the details of an evaluation for an episode's
+// evidence; it is called only when a transition needs them. It is passed
+// beside the input, not in it, so that it does not escape to the heap
+// with the input's strings: most evaluations change nothing, and then the
+// function costs no allocation.
+type evidenceFunc func() any
 
 // step runs the episode state machine of rule r at station st on in. When
 // an inhibitor (offline, sensor fault) fires, the station's pending
 // threshold-like episodes end at once, unfired: the inhibitor is the alert
 // of the incident.
-func (e *Engine) step(ctx context.Context, st *stationState, r *rules.Rule, in input) error {
-	err := e.step1(ctx, st, r, in)
+func (e *Engine) step(ctx context.Context, st *stationState, r *rule, in input, ev evidenceFunc) error {
+	err := e.step1(ctx, st, r, in, ev)
 	if err != nil || !r.Kind.Inhibitor() {
 		return err
 	}
-	if tr := st.tracks[r.Name]; tr == nil || tr.ep == nil || tr.ep.State != Firing {
+	if tr := st.byRule[r.i]; tr == nil || tr.ep == nil || tr.ep.State != Firing {
 		return nil
 	}
-	for name, other := range st.tracks {
-		o := e.cfg.Rules.Get(name)
-		if o == nil || o.Kind.Inhibitor() || other.ep == nil || other.ep.State != Pending {
+	for i, other := range st.byRule {
+		o := e.rules.all[i]
+		if other == nil || o.Kind.Inhibitor() || other.ep == nil || other.ep.State != Pending {
 			continue
 		}
-		if err := e.move(ctx, st, o, other, Pending, Resolved, input{at: in.at, by: in.by}, "inhibited by "+r.Name); err != nil {
+		if err := e.move(ctx, st, o, other, Pending, Resolved, input{at: in.at, by: in.by}, nil, "inhibited by "+r.Name); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (e *Engine) step1(ctx context.Context, st *stationState, r *rules.Rule, in input) error {
-	tr := st.track(r.Name)
+func (e *Engine) step1(ctx context.Context, st *stationState, r *rule, in input, ev evidenceFunc) error {
+	tr := st.track(r)
 	if in.at.Before(tr.lastEval) {
 		return nil // replayed or late: already evaluated
 	}
@@ -508,15 +687,15 @@ func (e *Engine) step1(ctx context.Context, st *stationState, r *rules.Rule, in 
 		if in.at.Sub(in.since) >= r.For && hold {
 			state = Firing
 		}
-		return e.open(ctx, st, r, tr, state, in)
+		return e.open(ctx, st, r, tr, state, in, ev)
 	case ep.State == Pending:
 		switch {
 		case inhibitedBy != "":
-			return e.move(ctx, st, r, tr, Pending, Resolved, in, "inhibited by "+inhibitedBy)
+			return e.move(ctx, st, r, tr, Pending, Resolved, in, ev, "inhibited by "+inhibitedBy)
 		case !in.breach:
-			return e.move(ctx, st, r, tr, Pending, Resolved, in, "cleared before "+r.For.String())
+			return e.move(ctx, st, r, tr, Pending, Resolved, in, ev, "cleared before "+r.For.String())
 		case in.at.Sub(ep.StartedAt) >= r.For && hold:
-			return e.move(ctx, st, r, tr, Pending, Firing, in, "")
+			return e.move(ctx, st, r, tr, Pending, Firing, in, ev, "")
 		}
 	case ep.State == Firing:
 		if !in.clear {
@@ -531,13 +710,13 @@ func (e *Engine) step1(ctx context.Context, st *stationState, r *rules.Rule, in 
 			}
 		}
 		if in.at.Sub(*tr.ep.ClearSince) >= r.ClearFor && (ep.FiringAt == nil || in.at.Sub(*ep.FiringAt) >= r.MinFiring) {
-			return e.move(ctx, st, r, tr, Firing, Resolved, in, "")
+			return e.move(ctx, st, r, tr, Firing, Resolved, in, ev, "")
 		}
 	}
 	return nil
 }
 
-func (e *Engine) labels(st *stationState, r *rules.Rule) map[string]string {
+func (e *Engine) labels(st *stationState, r *rule) map[string]string {
 	l := make(map[string]string, len(r.Labels)+6)
 	for k, v := range r.Labels {
 		l[k] = v
@@ -558,10 +737,10 @@ type evidence struct {
 	Summary rules.Data `json:"thresholds"`
 }
 
-func (e *Engine) evidenceOf(st *stationState, r *rules.Rule, in input) string {
+func (e *Engine) evidenceOf(st *stationState, r *rule, in input, detail evidenceFunc) string {
 	ev := evidence{Rule: r.Name, Kind: string(r.Kind), At: in.at.UTC(), Value: in.value, Summary: in.data}
-	if in.evidence != nil {
-		ev.Detail = in.evidence()
+	if detail != nil {
+		ev.Detail = detail()
 	}
 	b, _ := json.Marshal(ev)
 	return string(b)
@@ -570,13 +749,13 @@ func (e *Engine) evidenceOf(st *stationState, r *rules.Rule, in input) string {
 // open inserts a new episode, pending or firing. If another replica holds
 // the open episode of the rule and station, the unique index refuses the
 // insert and the engine adopts that one.
-func (e *Engine) open(ctx context.Context, st *stationState, r *rules.Rule, tr *track, state State, in input) error {
+func (e *Engine) open(ctx context.Context, st *stationState, r *rule, tr *track, state State, in input, detail evidenceFunc) error {
 	now := e.cfg.Now()
 	in.data.Rule, in.data.Station, in.data.Point, in.data.Value = r.Name, st.id, st.point, in.value
 	labels, _ := json.Marshal(e.labels(st, r))
 	annMap := r.Render(in.data)
 	ann, _ := json.Marshal(annMap)
-	ev := e.evidenceOf(st, r, in)
+	ev := e.evidenceOf(st, r, in, detail)
 	ep := &Episode{
 		ID: "al-" + randomID(8), Rule: r.Name, Kind: string(r.Kind), Station: st.id, Point: st.point, Medium: e.labels(st, r)["medium"],
 		Severity: string(r.Severity), State: state, Fired: state == Firing, Evidence: json.RawMessage(ev), Value: in.value,
@@ -613,7 +792,7 @@ func (e *Engine) open(ctx context.Context, st *stationState, r *rules.Rule, tr *
 		}
 		tr.ep = other
 		if state == Firing && other.State == Pending {
-			return e.move(ctx, st, r, tr, Pending, Firing, in, "")
+			return e.move(ctx, st, r, tr, Pending, Firing, in, detail, "")
 		}
 		return nil
 	}
@@ -643,7 +822,7 @@ func nullIf(t time.Time, cond bool) sql.NullInt64 {
 // move changes the open episode of tr from one state to another, with a
 // conditional update: if another replica moved it first, nothing is done
 // twice and the stored episode is adopted.
-func (e *Engine) move(ctx context.Context, st *stationState, r *rules.Rule, tr *track, from, to State, in input, note string) error {
+func (e *Engine) move(ctx context.Context, st *stationState, r *rule, tr *track, from, to State, in input, detail evidenceFunc, note string) error {
 	ep := tr.ep
 	now := e.cfg.Now()
 	if note == "" {
@@ -657,7 +836,7 @@ func (e *Engine) move(ctx context.Context, st *stationState, r *rules.Rule, tr *
 		var err error
 		switch to {
 		case Firing:
-			ev := e.evidenceOf(st, r, in)
+			ev := e.evidenceOf(st, r, in, detail)
 			res, err = tx.ExecContext(ctx, `UPDATE alerts_episodes SET state = 'firing', fired = 1, firing_at = $1, notified_at = $2, evidence = $3, value = $4, seq = seq + 1, updated_at = $2
 				WHERE id = $5 AND state = 'pending'`, ms(in.at), ms(now), ev, in.value, ep.ID)
 		case Resolved:

@@ -16,42 +16,53 @@ import (
 // recentN is how many raw values of a metric are kept as evidence.
 const recentN = 12
 
-func (st *stationState) remember(metric string, t time.Time, v float64) {
-	if st.recent == nil {
-		st.recent = map[string][]sample{}
+// add keeps s, dropping the oldest value once the ring is full.
+func (r *recentRing) add(s sample) {
+	if r.n < recentN {
+		r.buf[(r.start+r.n)%recentN] = s
+		r.n++
+		return
 	}
-	s := st.recent[metric]
-	if len(s) == recentN {
-		copy(s, s[1:])
-		s = s[:recentN-1]
-	}
-	st.recent[metric] = append(s, sample{T: t.UTC(), V: v})
+	r.buf[r.start] = s
+	r.start = (r.start + 1) % recentN
 }
 
-func medium(r *rules.Rule, st *stationState) bool { return r.Medium == "" || r.Medium == st.medium }
-
-func unit(metric string) string {
-	m, _ := reading.LookupMetric(metric)
-	return m.Unit
+// samples returns the values kept, oldest first, or nil if none.
+func (r *recentRing) samples() []sample {
+	if r.n == 0 {
+		return nil
+	}
+	out := make([]sample, r.n)
+	for i := range out {
+		out[i] = r.buf[(r.start+i)%recentN]
+	}
+	return out
 }
+
+// recent returns the last raw values of metric, oldest first, or nil if
+// none.
+func (st *stationState) recent(metric string) []sample {
+	if m := st.metrics[metric]; m != nil {
+		return m.recent.samples()
+	}
+	return nil
+}
+
+func medium(r *rule, st *stationState) bool { return r.Medium == "" || r.Medium == st.medium }
 
 // evalFault runs the sensor-fault rules: a metric whose values are all
 // flagged (by the rule's flags) since some time, or whose clean values
 // have not changed for StuckFor, is faulty; the station is faulty while
-// one of its metrics is.
-func (e *Engine) evalFault(ctx context.Context, st *stationState, a *ingest.Accepted) error {
-	rs := e.byKind[rules.SensorFault]
+// one of its metrics is. ms are the states of a.Values' metrics.
+func (e *Engine) evalFault(ctx context.Context, st *stationState, a *ingest.Accepted, ms []*metricState) error {
+	rs := e.rules.fault
 	if len(rs) == 0 {
 		return nil
 	}
 	var errs []error
 	for _, r := range rs {
-		for _, v := range a.Values {
-			f := st.faults[v.Metric]
-			if f == nil {
-				f = &fault{}
-				st.faults[v.Metric] = f
-			}
+		for i, v := range a.Values {
+			f := &ms[i].fault
 			if v.QC&r.FlagMask != 0 {
 				if f.flaggedSince.IsZero() {
 					f.flaggedSince = a.Time
@@ -72,7 +83,8 @@ func (e *Engine) evalFault(ctx context.Context, st *stationState, a *ingest.Acce
 		var metric string
 		var flags reading.Flags
 		stuck := false
-		for m, f := range st.faults {
+		for _, x := range st.metricList {
+			m, f := x.name, &x.fault
 			if !f.flaggedSince.IsZero() && (since.IsZero() || f.flaggedSince.Before(since)) {
 				since, metric, flags, stuck = f.flaggedSince, m, f.flags, false
 			}
@@ -86,10 +98,10 @@ func (e *Engine) evalFault(ctx context.Context, st *stationState, a *ingest.Acce
 		}
 		m, fl, stk := metric, flags, stuck
 		in := input{breach: breach, clear: !breach, since: since, at: a.Time, by: "reading",
-			data: rules.Data{Metric: m}, evidence: func() any {
-				return map[string]any{"metric": m, "flags": fl.Names(), "stuck": stk, "since": since.UTC(), "recent": st.recent[m]}
-			}}
-		if err := e.step(ctx, st, r, in); err != nil {
+			data: rules.Data{Metric: m}}
+		if err := e.step(ctx, st, r, in, func() any {
+			return map[string]any{"metric": m, "flags": fl.Names(), "stuck": stk, "since": since.UTC(), "recent": st.recent(m)}
+		}); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -104,8 +116,9 @@ func joinErrs(errs []error) error {
 }
 
 // evalRaw runs the rules on raw values: raw thresholds, water classes and
-// night Lmax. Only QC-clean values count.
-func (e *Engine) evalRaw(ctx context.Context, st *stationState, a *ingest.Accepted) error {
+// night Lmax. Only QC-clean values count. ms are the states of a.Values'
+// metrics.
+func (e *Engine) evalRaw(ctx context.Context, st *stationState, a *ingest.Accepted, ms []*metricState) error {
 	var errs []error
 	add := func(err error) {
 		if err != nil {
@@ -113,22 +126,22 @@ func (e *Engine) evalRaw(ctx context.Context, st *stationState, a *ingest.Accept
 		}
 	}
 	var water []quality.WaterReading
-	for _, v := range a.Values {
+	for i, v := range a.Values {
 		if v.QC != 0 || math.IsNaN(v.Value) || math.IsInf(v.Value, 0) {
 			continue
 		}
-		st.remember(v.Metric, a.Time, v.Value)
+		ms[i].recent.add(sample{T: a.Time.UTC(), V: v.Value})
 		if a.Medium == reading.Water && e.water[v.Metric] {
 			water = append(water, quality.WaterReading{Key: v.Metric, Value: v.Value})
 		}
-		for _, r := range e.byKind[rules.Threshold] {
-			if r.Window != rules.Raw || r.Metric != v.Metric || !medium(r, st) {
+		for _, r := range ms[i].raw {
+			if !medium(r, st) {
 				continue
 			}
 			m := v.Metric
 			add(e.step(ctx, st, r, input{breach: r.Breach(v.Value), clear: r.Cleared(v.Value), at: a.Time, value: v.Value, by: "reading",
-				data:     rules.Data{Metric: m, Unit: unit(m), Window: "raw", Threshold: r.LimitValue(), Clear: *r.Clear},
-				evidence: func() any { return map[string]any{"metric": m, "window": "raw", "samples": st.recent[m]} }}))
+				data: rules.Data{Metric: m, Unit: r.unit, Window: "raw", Threshold: r.LimitValue(), Clear: *r.Clear}},
+				func() any { return map[string]any{"metric": m, "window": "raw", "samples": st.recent(m)} }))
 		}
 		if v.Metric == "lmax" && a.Medium == reading.Noise {
 			add(e.evalLmax(ctx, st, a.Time, v.Value))
@@ -146,17 +159,17 @@ func (e *Engine) evalLmax(ctx context.Context, st *stationState, t time.Time, v 
 		return nil
 	}
 	night := !quality.IsDaytime(t, e.loc(st))
-	for _, r := range e.byKind[rules.Noise] {
+	for _, r := range e.rules.noise {
 		if r.Limit != "night_lmax" {
 			continue
 		}
 		breach := night && v > lim.NightLmax
 		zone := st.info.NoiseZone.String()
 		if err := e.step(ctx, st, r, input{breach: breach, clear: !breach, at: t, value: v, by: "reading",
-			data: rules.Data{Metric: "lmax", Unit: "dB(A)", Limit: lim.NightLmax, Threshold: lim.NightLmax},
-			evidence: func() any {
-				return map[string]any{"standard": "GB 3096-2008", "zone": zone, "night_limit": lim.Night, "night_lmax_limit": lim.NightLmax, "lmax": v, "samples": st.recent["lmax"]}
-			}}); err != nil {
+			data: rules.Data{Metric: "lmax", Unit: "dB(A)", Limit: lim.NightLmax, Threshold: lim.NightLmax}},
+			func() any {
+				return map[string]any{"standard": "GB 3096-2008", "zone": zone, "night_limit": lim.Night, "night_lmax_limit": lim.NightLmax, "lmax": v, "samples": st.recent("lmax")}
+			}); err != nil {
 			return err
 		}
 	}
@@ -172,14 +185,14 @@ func (e *Engine) evalWater(ctx context.Context, st *stationState, t time.Time, w
 	if err != nil || a.Class == quality.Unclassed {
 		return nil
 	}
-	for _, r := range e.byKind[rules.WaterClass] {
+	for _, r := range e.rules.waterClass {
 		breach := !a.Meets(target)
 		if err := e.step(ctx, st, r, input{breach: breach, clear: !breach, at: t, value: float64(a.Class), by: "reading",
-			data: rules.Data{Class: a.Class.String(), Target: target.String()},
-			evidence: func() any {
+			data: rules.Data{Class: a.Class.String(), Target: target.String()}},
+			func() any {
 				return map[string]any{"standard": "GB 3838-2002", "class": a.Class.String(), "target": target.String(), "body": a.Body.String(),
 					"determining": a.Determining, "parameters": a.Parameters}
-			}}); err != nil {
+			}); err != nil {
 			return err
 		}
 	}
@@ -196,9 +209,9 @@ func (e *Engine) evalHour(ctx context.Context, st *stationState, hourEnd time.Ti
 		return true
 	}
 	done := true
-	for _, r := range e.byKind[rules.Threshold] {
+	for _, r := range e.rules.hourly {
 		n := r.Window.Hours()
-		if n == 0 || !medium(r, st) {
+		if !medium(r, st) {
 			continue
 		}
 		m, ok := w.Moving(st.id, r.Metric, n, hourEnd)
@@ -213,13 +226,13 @@ func (e *Engine) evalHour(ctx context.Context, st *stationState, hourEnd time.Ti
 		}
 		metric, mean := r.Metric, m
 		add(e.step(ctx, st, r, input{breach: r.Breach(m.Value), clear: r.Cleared(m.Value), at: hourEnd, value: m.Value, by: "window",
-			data: rules.Data{Metric: metric, Unit: unit(metric), Window: string(r.Window), Threshold: r.LimitValue(), Clear: *r.Clear},
-			evidence: func() any {
+			data: rules.Data{Metric: metric, Unit: r.unit, Window: string(r.Window), Threshold: r.LimitValue(), Clear: *r.Clear}},
+			func() any {
 				return map[string]any{"metric": metric, "window": string(r.Window), "mean": mean,
 					"hours": w.Hourly(st.id, metric, hourEnd.Add(-time.Duration(max(n, 3))*time.Hour), hourEnd)}
-			}}))
+			}))
 	}
-	if st.medium == reading.Air && len(e.byKind[rules.AQI]) > 0 {
+	if st.medium == reading.Air && len(e.rules.aqi) > 0 {
 		if !e.evalAQI(ctx, st, hourEnd, add) {
 			done = false
 		}
@@ -256,7 +269,7 @@ func (e *Engine) evalAQI(ctx context.Context, st *stationState, hourEnd time.Tim
 	if !have {
 		return false
 	}
-	for _, r := range e.byKind[rules.AQI] {
+	for _, r := range e.rules.aqi {
 		x := -1
 		for _, s := range series {
 			if len(s) > 0 {
@@ -275,15 +288,15 @@ func (e *Engine) evalAQI(ctx context.Context, st *stationState, hourEnd time.Tim
 		lvl := int(res.Level)
 		primary := res.Primary.Strings()
 		add(e.step(ctx, st, r, input{breach: lvl >= r.Level, clear: lvl <= r.ClearLevel, at: hourEnd, value: float64(res.AQI), by: "window",
-			data: rules.Data{Level: lvl, LevelName: info.Name, LevelNameZH: info.NameZH, Threshold: float64(r.Level)},
-			evidence: func() any {
+			data: rules.Data{Level: lvl, LevelName: info.Name, LevelNameZH: info.NameZH, Threshold: float64(r.Level)}},
+			func() any {
 				subs := map[string]int{}
 				for k, v := range res.All() {
 					subs[k.String()] = v
 				}
 				return map[string]any{"standard": r.Standard.Title(), "aqi": res.AQI, "level": lvl, "level_name": info.Name, "level_name_zh": info.NameZH,
 					"primary": primary, "iaqi": subs, "fire_level": r.Level, "clear_level": r.ClearLevel}
-			}}))
+			}))
 	}
 	return true
 }
@@ -307,15 +320,15 @@ func (e *Engine) evalLeq(ctx context.Context, st *stationState, hourEnd time.Tim
 		limit, period = lim.Day, "day"
 	}
 	zone := st.info.NoiseZone.String()
-	for _, r := range e.byKind[rules.Noise] {
+	for _, r := range e.rules.noise {
 		if r.Limit != "leq" {
 			continue
 		}
 		v := math.Round(m.Value*10) / 10
 		add(e.step(ctx, st, r, input{breach: v > limit, clear: v <= limit, at: hourEnd, value: m.Value, by: "window",
-			data: rules.Data{Metric: "laeq", Unit: "dB(A)", Window: "1h", Limit: limit, Threshold: limit},
-			evidence: func() any {
+			data: rules.Data{Metric: "laeq", Unit: "dB(A)", Window: "1h", Limit: limit, Threshold: limit}},
+			func() any {
 				return map[string]any{"standard": "GB 3096-2008", "zone": zone, "period": period, "limit": limit, "leq_1h": m}
-			}}))
+			}))
 	}
 }

@@ -57,6 +57,38 @@ func BenchmarkAdd(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchMetrics, "ns/value")
 }
 
+// BenchmarkAddSubscribed is BenchmarkAdd with a subscriber, as the
+// service runs: the public resources hear of every changed hour and keep
+// those that have ended.
+func BenchmarkAddSubscribed(b *testing.B) {
+	start := time.Date(2026, 3, 1, 0, 0, 0, 0, shanghai)
+	ids := benchIDs(benchStations)
+	w, clk := newWindows(b, start.Add(24*time.Hour))
+	for _, id := range ids {
+		w.Add(benchReading(id, start, 1), shanghai)
+	}
+	rs := make([]reading.Reading, len(ids))
+	for i, id := range ids {
+		rs[i] = benchReading(id, start, 1)
+	}
+	var ended int
+	cancel := w.Subscribe(func(c Change) {
+		if !c.Hour.End.After(clk.Now()) {
+			ended++
+		}
+	})
+	defer cancel()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		r := &rs[i%benchStations]
+		r.Time = start.Add(time.Duration(i/benchStations) * time.Minute)
+		w.Add(*r, shanghai)
+		i++
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchMetrics, "ns/value")
+}
+
 // BenchmarkAddParallel is BenchmarkAdd from GOMAXPROCS goroutines.
 func BenchmarkAddParallel(b *testing.B) {
 	start := time.Date(2026, 3, 1, 0, 0, 0, 0, shanghai)

@@ -97,18 +97,25 @@ func coverage(set uint64, maxGap int) int {
 	if set == 0 {
 		return 0
 	}
+	first, last := bits.TrailingZeros64(set), 63-bits.LeadingZeros64(set)
+	// Minute data, the usual case: if a quarter of the gaps or more are of
+	// one minute (set&(set>>1) has a bit for each), the interval is 1 and
+	// every sample covers one minute, the last one too.
+	if ones, gaps := bits.OnesCount64(set&(set>>1)), bits.OnesCount64(set)-1; ones > 0 && 4*ones >= gaps {
+		return min(1, maxGap) * (gaps + 1)
+	}
 	var counts [61]uint8
-	gaps, prev := 0, -1
-	for s := set; s != 0; s &= s - 1 {
+	gaps, widest, prev := 0, 0, first
+	for s := set & (set - 1); s != 0; s &= s - 1 {
 		m := bits.TrailingZeros64(s)
-		if prev >= 0 {
-			counts[m-prev]++
-			gaps++
-		}
+		g := m - prev
+		counts[g]++
+		gaps++
+		widest = max(widest, g)
 		prev = m
 	}
 	span, smallest := 0, 0
-	for g := 1; g <= 60 && span == 0; g++ {
+	for g := 1; g <= widest && span == 0; g++ {
 		if counts[g] == 0 {
 			continue
 		}
@@ -123,16 +130,12 @@ func coverage(set uint64, maxGap int) int {
 		span = max(smallest, 1)
 	}
 	span = min(span, maxGap)
-	cov := 0
-	prev = -1
-	for s := set; s != 0; s &= s - 1 {
-		m := bits.TrailingZeros64(s)
-		if prev >= 0 {
-			cov += min(m-prev, span)
-		}
-		prev = m
+	// The gaps add up to last-first; each wider than span counts span.
+	cov := last - first
+	for g := max(span+1, 1); g <= widest; g++ {
+		cov -= int(counts[g]) * (g - span)
 	}
-	return cov + min(60-prev, span)
+	return cov + min(60-last, span)
 }
 
 // clock locates instants on the clock hours of a time zone.

@@ -130,10 +130,28 @@ func (w *Windows) Hourly(stationID, metric string, from, to time.Time) []Hour {
 	return out
 }
 
+// hourFrame is what hour needs of an hour besides its series: its bounds,
+// and the first hour the retention keeps, all at one time now.
+type hourFrame struct {
+	start, end time.Time
+	cut        int64
+}
+
+// frame returns the frame of hour idx of st at now.
+func (w *Windows) frame(st *station, idx int64, now time.Time) hourFrame {
+	cut, _ := st.clock.locate(now.Add(-w.cfg.Retention))
+	return hourFrame{start: st.clock.start(idx), end: st.clock.start(idx + 1), cut: cut}
+}
+
 // hour returns hour idx of s; the caller holds the shard's lock.
 func (w *Windows) hour(st *station, s *series, idx int64, now time.Time) Hour {
-	h := Hour{Start: st.clock.start(idx), End: st.clock.start(idx + 1)}
-	cut, _ := st.clock.locate(now.Add(-w.cfg.Retention))
+	return w.hourIn(s, idx, w.frame(st, idx, now), now)
+}
+
+// hourIn is hour with the frame of hour idx at now worked out.
+func (w *Windows) hourIn(s *series, idx int64, fr hourFrame, now time.Time) Hour {
+	h := Hour{Start: fr.start, End: fr.end}
+	cut := fr.cut
 	var b bucket
 	if p := s.bucket(idx); p != nil {
 		b = *p

@@ -37,7 +37,7 @@ func (w *Windows) Rebuild(ctx context.Context, s Scanner) error {
 				return err
 			}
 		}
-		w.add(r, nil, false)
+		w.add(r, nil, false, nil)
 		return nil
 	})
 	if err != nil {

@@ -110,7 +110,13 @@ func (w *Windows) shard(st string) *shard {
 // zone given. Subscribers hear of every hour that changed, after Add has
 // released its locks and before it returns.
 func (w *Windows) Add(r reading.Reading, loc *time.Location) {
-	changes := w.add(r, loc, w.hasSubscribers())
+	if !w.hasSubscribers() {
+		w.add(r, loc, false, nil)
+		return
+	}
+	// A reading changes a dozen hours at most: keep them on the stack.
+	var buf [16]Change
+	changes := w.add(r, loc, true, buf[:0])
 	if len(changes) > 0 {
 		w.notify(changes)
 	}
@@ -121,8 +127,9 @@ func (w *Windows) hasSubscribers() bool {
 	return s != nil && len(*s) > 0
 }
 
-// add does Add's work and returns the changes when report is set.
-func (w *Windows) add(r reading.Reading, loc *time.Location, report bool) []Change {
+// add does Add's work and, when report is set, appends the changes to
+// changes and returns them.
+func (w *Windows) add(r reading.Reading, loc *time.Location, report bool, changes []Change) []Change {
 	n := uint64(len(r.Values))
 	if n == 0 {
 		return nil
@@ -145,8 +152,14 @@ func (w *Windows) add(r reading.Reading, loc *time.Location, report bool) []Chan
 	}
 	c := clock{loc}
 	idx, minute := c.locate(r.Time)
-
-	var changes []Change
+	pos := floorMod(idx, w.ring) // the slot of hour idx in every ring
+	var (
+		// The counts, added to w.stats once.
+		counted, flagged, duplicates, tooOld, invalid uint64
+		// The hour's bounds, the same for every change.
+		fr     hourFrame
+		framed bool
+	)
 	sh := w.shard(r.Station)
 	sh.mu.Lock()
 	st := sh.stations[r.Station]
@@ -155,45 +168,58 @@ func (w *Windows) add(r reading.Reading, loc *time.Location, report bool) []Chan
 		sh.stations[r.Station] = st
 	}
 	st.clock = c
-	for _, v := range r.Values {
+	for i, v := range r.Values {
 		if v.Metric == "" {
-			w.stats.invalid.Add(1)
+			invalid++
 			continue
 		}
-		s := st.get(v.Metric)
+		s := st.find(i, v.Metric)
 		if s == nil {
 			s = &series{metric: v.Metric, kind: kindOf(v.Metric)}
 			st.series = append(st.series, s)
 		}
-		b := s.slot(idx, w.ring)
+		b := s.slot(idx, pos, w.ring)
 		if b == nil {
-			w.stats.tooOld.Add(1)
+			tooOld++
 			continue
 		}
 		var changed bool
 		switch {
 		case v.QC != 0:
-			changed = b.flag(minute)
-			w.count(changed, &w.stats.flagged)
+			if changed = b.flag(minute); changed {
+				flagged++
+			} else {
+				duplicates++
+			}
 		case math.IsNaN(v.Value) || math.Abs(v.Value) > maxAbs || (s.kind == energy && math.Abs(v.Value) > 300):
-			w.stats.invalid.Add(1)
+			invalid++
 		default:
-			changed = b.add(s.kind, minute, v.Value)
-			w.count(changed, &w.stats.counted)
+			if changed = b.add(s.kind, minute, v.Value); changed {
+				counted++
+			} else {
+				duplicates++
+			}
 		}
 		if changed && report {
-			changes = append(changes, Change{Station: r.Station, Metric: v.Metric, Hour: w.hour(st, s, idx, now)})
+			if !framed {
+				fr, framed = w.frame(st, idx, now), true
+			}
+			changes = append(changes, Change{Station: r.Station, Metric: v.Metric, Hour: w.hourIn(s, idx, fr, now)})
 		}
 	}
+	count(&w.stats.counted, counted)
+	count(&w.stats.flagged, flagged)
+	count(&w.stats.duplicates, duplicates)
+	count(&w.stats.tooOld, tooOld)
+	count(&w.stats.invalid, invalid)
 	sh.mu.Unlock()
 	return changes
 }
 
-func (w *Windows) count(changed bool, c *atomic.Uint64) {
-	if changed {
-		c.Add(1)
-	} else {
-		w.stats.duplicates.Add(1)
+// count adds n to c, if n is not zero.
+func count(c *atomic.Uint64, n uint64) {
+	if n != 0 {
+		c.Add(n)
 	}
 }
 
@@ -206,9 +232,19 @@ func (st *station) get(metric string) *series {
 	return nil
 }
 
+// find is get trying the series at i first: a station's readings list
+// their metrics in the same order, mostly.
+func (st *station) find(i int, metric string) *series {
+	if i < len(st.series) && st.series[i].metric == metric {
+		return st.series[i]
+	}
+	return st.get(metric)
+}
+
 // slot returns the bucket of hour idx, moving the ring forward when idx is
-// newer than any before, or nil when idx has left the ring.
-func (s *series) slot(idx, size int64) *bucket {
+// newer than any before, or nil when idx has left the ring. pos is
+// floorMod(idx, size), the same for every series.
+func (s *series) slot(idx, pos, size int64) *bucket {
 	if s.ring == nil {
 		s.ring = make([]bucket, size)
 		s.newest = idx
@@ -222,7 +258,7 @@ func (s *series) slot(idx, size int64) *bucket {
 	if idx <= s.newest-size {
 		return nil
 	}
-	return &s.ring[floorMod(idx, size)]
+	return &s.ring[pos]
 }
 
 // bucket returns hour idx without changing anything, or nil if it is not

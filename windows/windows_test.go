@@ -3,8 +3,10 @@ package windows
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
+	"math/bits"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -404,5 +406,150 @@ func TestCoverageOfLossyMinuteData(t *testing.T) {
 	}
 	if got := coverage(set, 15); got != 29 {
 		t.Errorf("coverage = %d, want 29", got)
+	}
+}
+
+// coverageRef is coverage as first written: the sum, gap by gap, of the
+// minutes each sample covers.
+func coverageRef(set uint64, maxGap int) int {
+	set &= 1<<60 - 1
+	if set == 0 {
+		return 0
+	}
+	var counts [61]uint8
+	gaps, prev := 0, -1
+	for s := set; s != 0; s &= s - 1 {
+		m := bits.TrailingZeros64(s)
+		if prev >= 0 {
+			counts[m-prev]++
+			gaps++
+		}
+		prev = m
+	}
+	span, smallest := 0, 0
+	for g := 1; g <= 60 && span == 0; g++ {
+		if counts[g] == 0 {
+			continue
+		}
+		if smallest == 0 {
+			smallest = g
+		}
+		if 4*int(counts[g]) >= gaps {
+			span = g
+		}
+	}
+	if span == 0 {
+		span = max(smallest, 1)
+	}
+	span = min(span, maxGap)
+	cov := 0
+	prev = -1
+	for s := set; s != 0; s &= s - 1 {
+		m := bits.TrailingZeros64(s)
+		if prev >= 0 {
+			cov += min(m-prev, span)
+		}
+		prev = m
+	}
+	return cov + min(60-prev, span)
+}
+
+// TestCoverageAgainstRef checks coverage against coverageRef on every set
+// of up to three minutes, on regular sampling with holes, and on random
+// sets of every density.
+func TestCoverageAgainstRef(t *testing.T) {
+	check := func(set uint64) {
+		t.Helper()
+		for _, gap := range []int{1, 2, 5, 15, 60} {
+			if got, want := coverage(set, gap), coverageRef(set, gap); got != want {
+				t.Fatalf("coverage(%#x, %d) = %d, want %d", set, gap, got, want)
+			}
+		}
+	}
+	check(0)
+	check(^uint64(0))
+	for a := range 64 {
+		for b := a; b < 64; b++ {
+			for c := b; c < 64; c++ {
+				check(1<<a | 1<<b | 1<<c)
+			}
+		}
+	}
+	for step := 1; step <= 30; step++ {
+		for off := range step {
+			var set uint64
+			for m := off; m < 60; m += step {
+				set |= 1 << m
+			}
+			check(set)
+			for hole := range 60 {
+				check(set &^ (1<<hole | 1<<((hole*7)%60)))
+			}
+		}
+	}
+	rnd := rand.New(rand.NewPCG(3, 5))
+	for range 200_000 {
+		set := rnd.Uint64()
+		for range rnd.IntN(4) {
+			if rnd.IntN(2) == 0 {
+				set &= rnd.Uint64()
+			} else {
+				set |= rnd.Uint64()
+			}
+		}
+		check(set)
+	}
+}
+
+// TestChangesAreTheHours checks that every change a subscriber hears of
+// is the hour as a query then returns it, over random readings with
+// flagged, invalid, duplicate and late values, in zones with a half-hour
+// offset and with summer time.
+func TestChangesAreTheHours(t *testing.T) {
+	for _, zone := range []string{"Asia/Shanghai", "Asia/Kolkata", "Europe/Berlin"} {
+		loc := mustZone(zone)
+		// A day across the change to summer time in Berlin.
+		start := time.Date(2026, 3, 28, 12, 0, 0, 0, loc)
+		w, clk := newWindows(t, start)
+		var changes []Change
+		cancel := w.Subscribe(func(c Change) { changes = append(changes, c) })
+		rnd := rand.New(rand.NewPCG(7, uint64(len(zone))))
+		metrics := []string{"pm25", "o3", "laeq", "temp", "co"}
+		n := 0
+		for m := range 36 * 60 {
+			now := start.Add(time.Duration(m) * time.Minute)
+			clk.Set(now)
+			if rnd.IntN(3) == 0 {
+				continue
+			}
+			at := now
+			if rnd.IntN(10) == 0 {
+				at = now.Add(-time.Duration(rnd.IntN(180)) * time.Minute) // late
+			}
+			r := reading.Reading{Station: fmt.Sprintf("S%d", rnd.IntN(3)), Time: at}
+			for _, i := range rnd.Perm(len(metrics))[:1+rnd.IntN(len(metrics))] {
+				v := reading.Value{Metric: metrics[i], Value: 40 + 30*rnd.Float64()}
+				switch rnd.IntN(12) {
+				case 0:
+					v.QC = reading.FlagSpike
+				case 1:
+					v.Value = math.NaN()
+				}
+				r.Values = append(r.Values, v)
+			}
+			changes = changes[:0]
+			w.Add(r, loc)
+			for _, c := range changes {
+				n++
+				h, ok := w.Hour(c.Station, c.Metric, c.Hour.End)
+				if !ok || h != c.Hour {
+					t.Fatalf("%s: change %+v, but the hour is %+v", zone, c, h)
+				}
+			}
+		}
+		cancel()
+		if n < 1000 {
+			t.Fatalf("%s: only %d changes", zone, n)
+		}
 	}
 }
