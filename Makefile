@@ -7,6 +7,8 @@ GO          ?= go
 TOOLS_DIR   ?= $(HOME)/.cache/envmon/tools
 INFLUXD     := $(TOOLS_DIR)/influxd
 INFLUXD_VERSION := v1.8.10
+TELEGRAF    := $(TOOLS_DIR)/telegraf
+TELEGRAF_VERSION := v1.37.2
 MOSQUITTO   := $(shell command -v mosquitto 2>/dev/null || ls /usr/sbin/mosquitto 2>/dev/null)
 GOTEST_FLAGS ?=
 
@@ -15,7 +17,7 @@ export ENVMON_INFLUXD := $(INFLUXD)
 # the run as test artefacts.
 export ENVMON_ARTIFACTS ?= $(CURDIR)/.artifacts
 
-.PHONY: all build test unit vet fmt tools mosquitto chromium postgres bench clean
+.PHONY: all build test unit vet fmt tools bench-tools mosquitto chromium postgres bench clean
 
 all: build
 
@@ -43,6 +45,16 @@ $(INFLUXD):
 	@mkdir -p $(TOOLS_DIR)
 	@echo "installing influxd $(INFLUXD_VERSION) into $(TOOLS_DIR) (about a minute, once)"
 	cd $(TOOLS_DIR) && GOFLAGS= GOBIN=$(TOOLS_DIR) $(GO) install github.com/influxdata/influxdb/cmd/influxd@$(INFLUXD_VERSION)
+
+# bench-tools adds what only bench/ingest compares envmon with: Telegraf,
+# which Debian does not ship; it builds from the Go module proxy in about
+# ten minutes, once.
+bench-tools: tools $(TELEGRAF)
+
+$(TELEGRAF):
+	@mkdir -p $(TOOLS_DIR)
+	@echo "installing telegraf $(TELEGRAF_VERSION) into $(TOOLS_DIR) (about ten minutes, once)"
+	cd $(TOOLS_DIR) && GOFLAGS= GOBIN=$(TOOLS_DIR) $(GO) install github.com/influxdata/telegraf/cmd/telegraf@$(TELEGRAF_VERSION)
 
 mosquitto:
 	@if [ -z "$(MOSQUITTO)" ] || ! command -v mosquitto_pub >/dev/null 2>&1; then \

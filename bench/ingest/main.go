@@ -19,7 +19,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -48,6 +47,8 @@ type options struct {
 	stations, connections             int
 	rounds                            int
 	influxdPID, mosquittoPID          int
+	sutCPUs, telegraf                 string
+	bareChild                         string
 }
 
 func main() {
@@ -66,7 +67,17 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 3, "rounds of the three phases; the row shows medians")
 	flag.IntVar(&o.influxdPID, "influxd-pid", 0, "influxd's process id, to report its CPU time per phase")
 	flag.IntVar(&o.mosquittoPID, "mosquitto-pid", 0, "the broker's process id, to report its CPU time per phase")
+	flag.StringVar(&o.sutCPUs, "sut-cpus", "", "CPUs (a taskset list, such as 1) for the process under test, envmon or the bare subscriber; empty: wherever the kernel puts it")
+	flag.StringVar(&o.telegraf, "telegraf", "", "Telegraf binary: for native JSON, each round also measures Telegraf's mqtt_consumer → InfluxDB alone; empty: not")
+	flag.StringVar(&o.bareChild, "bare-subscriber", "", "run as the bare subscriber counting the stations with this prefix (the bench starts itself so)")
 	flag.Parse()
+	if o.bareChild != "" {
+		if err := runBare(o, o.bareChild); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: bare subscriber:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(context.Background(), o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -77,7 +88,7 @@ func run(ctx context.Context, o options) error {
 	// The machine is shared and noisy: each round measures the three
 	// phases back to back, ratios are taken within a round, and the row
 	// shows medians over the rounds.
-	var alone, envmon, ratioAlone, bare, same, ratioSame []float64
+	var alone, envmon, ratioAlone, bare, same, ratioSame, tele, ratioTele []float64
 	var stored, sameStored []int64
 	var lat [3][]time.Duration
 	for round := range o.rounds {
@@ -93,6 +104,14 @@ func run(ctx context.Context, o options) error {
 		if err != nil {
 			return fmt.Errorf("envmon beside a bare subscriber: %w", err)
 		}
+		if o.telegraf != "" && o.format == "json" {
+			tg, _, err := throughTelegraf(ctx, o, round)
+			if err != nil {
+				return fmt.Errorf("telegraf: %w", err)
+			}
+			fmt.Fprintf(os.Stderr, "    round %d: Telegraf alone %.0f, envmon/Telegraf %.2f\n", round+1, tg, e.envmon/tg)
+			tele, ratioTele = append(tele, tg), append(ratioTele, e.envmon/tg)
+		}
 		fmt.Fprintf(os.Stderr, "    round %d: bare alone %.0f (%d), envmon alone %.0f (%d), ratio %.2f; same messages: bare %.0f, envmon %.0f (%d), ratio %.2f\n",
 			round+1, a, n, e.envmon, e.stored, e.envmon/a, sm.bare, sm.envmon, sm.stored, sm.envmon/sm.bare)
 		alone, envmon, ratioAlone = append(alone, a), append(envmon, e.envmon), append(ratioAlone, e.envmon/a)
@@ -102,11 +121,24 @@ func run(ctx context.Context, o options) error {
 			lat[i] = append(lat[i], e.latency[i])
 		}
 	}
-	fmt.Printf("| QoS %d | %s | %d | %.0f | %.0f | **%.2f** | %s | %s | %s | %.0f | %.0f | **%.2f** |\n",
-		o.qos, o.format, slices.Min(stored), median(alone), median(envmon), median(ratioAlone),
+	telegraf := "— | —"
+	if len(tele) > 0 {
+		telegraf = fmt.Sprintf("%.0f | **%.2f** (%s)", median(tele), median(ratioTele), perRound(ratioTele))
+	}
+	fmt.Printf("| QoS %d | %s | %d | %.0f | %.0f | **%.2f** (%s) | %s | %s | %s | %.0f | %.0f | **%.2f** | %s |\n",
+		o.qos, o.format, slices.Min(stored), median(alone), median(envmon), median(ratioAlone), perRound(ratioAlone),
 		fmtDur(median(lat[0])), fmtDur(median(lat[1])), fmtDur(median(lat[2])),
-		median(bare), median(same), median(ratioSame))
+		median(bare), median(same), median(ratioSame), telegraf)
 	return nil
+}
+
+// perRound lists ratios, one per round.
+func perRound(xs []float64) string {
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = strconv.FormatFloat(x, 'f', 2, 64)
+	}
+	return strings.Join(s, ", ")
 }
 
 // median returns the median of xs, the mean of the middle two if even.
@@ -133,43 +165,15 @@ func load(ctx context.Context, o options, prefix string) (simulators.Summary, er
 	}, nil)
 }
 
-// bareSub is a plain paho subscriber that acknowledges as it receives and
-// counts the messages whose station starts with its prefix.
-type bareSub struct {
-	c      paho.Client
-	prefix string
-	got    atomic.Int64
-	last   atomic.Int64 // Unix ns of the last delivery
-}
-
-func subscribeBare(o options, prefix string) (*bareSub, error) {
-	b := &bareSub{prefix: prefix}
-	b.c = paho.NewClient(paho.NewClientOptions().AddBroker(o.broker).SetClientID(fmt.Sprintf("bench-bare-%d", time.Now().UnixNano())).
-		SetCleanSession(true).SetOrderMatters(false))
-	if tok := b.c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		return nil, fmt.Errorf("connect: %v", tok.Error())
-	}
-	if tok := b.c.Subscribe("envmon/+/+/+", byte(o.qos), func(_ paho.Client, m paho.Message) {
-		if parts := strings.SplitN(m.Topic(), "/", 4); len(parts) == 4 && strings.HasPrefix(parts[2], b.prefix) {
-			b.got.Add(1)
-			b.last.Store(time.Now().UnixNano())
-		}
-	}); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		b.c.Disconnect(100)
-		return nil, fmt.Errorf("subscribe: %v", tok.Error())
-	}
-	return b, nil
-}
-
 // wait waits for the publisher's messages and returns how many arrived and
 // at what rate since start: from the first publish to the last delivery.
 func (b *bareSub) wait(sum simulators.Summary, o options, start time.Time) (float64, int64, error) {
-	waitQuiet(func() int64 { return b.got.Load() }, sum.Messages)
-	n := b.got.Load()
+	waitQuiet(func() int64 { n, _ := b.counts(); return n }, sum.Messages)
+	n, last := b.counts()
 	if n < sum.Messages && o.qos > 0 {
 		return 0, 0, fmt.Errorf("bare subscriber received %d of %d at QoS %d", n, sum.Messages, o.qos)
 	}
-	return float64(n) / time.Duration(b.last.Load()-start.UnixNano()).Seconds(), n, nil
+	return float64(n) / time.Duration(last-start.UnixNano()).Seconds(), n, nil
 }
 
 // bareAlone returns the rate at which a bare subscriber receives the
@@ -180,8 +184,8 @@ func bareAlone(ctx context.Context, o options, round int) (float64, int64, error
 	if err != nil {
 		return 0, 0, err
 	}
-	defer b.c.Disconnect(100)
-	start, cpu := time.Now(), o.cpuNow()
+	defer b.close()
+	start, cpu := time.Now(), o.cpuNow(b.pid())
 	sum, err := load(ctx, o, prefix)
 	if err != nil {
 		return 0, 0, err
@@ -240,7 +244,7 @@ func throughEnvmon(ctx context.Context, o options, round int, withBare bool) (re
 	}
 	defer os.RemoveAll(dir)
 	clientID := fmt.Sprintf("bench-envmon-%d", time.Now().UnixNano())
-	cmd := exec.Command(o.envmon, "serve", "--http-addr", addr, "--mqtt-broker", o.broker,
+	cmd := o.sutCommand(o.envmon, "serve", "--http-addr", addr, "--mqtt-broker", o.broker,
 		"--mqtt-client-id", clientID, "--data-dir", dir,
 		"--influx-url", o.influxURL, "--influx-bucket", o.bucket, "--influx-org", "-", "--log-level", "warn",
 		"--admin-token", profileToken,
@@ -279,9 +283,9 @@ func throughEnvmon(ctx context.Context, o options, round int, withBare bool) (re
 		if bare, err = subscribeBare(o, prefix); err != nil {
 			return res, fmt.Errorf("bare subscriber: %w", err)
 		}
-		defer bare.c.Disconnect(100)
+		defer bare.close()
 	}
-	start, cpu := time.Now(), o.cpuNow()
+	start, cpu := time.Now(), o.cpuNow(bare.pid())
 	profiled := make(chan error, 1)
 	if o.cpuprofile != "" && !withBare && round == 0 {
 		go func() { profiled <- profile(ctx, base, o) }()
@@ -358,22 +362,27 @@ func endSession(broker, clientID string) {
 	fmt.Fprintf(os.Stderr, "    (could not end session %s; the broker keeps queueing for it)\n", clientID)
 }
 
-// cpuTimes are the CPU seconds used so far by this process (the publisher
-// and any bare subscriber), InfluxDB and the broker.
+// cpuTimes are the CPU seconds used so far by this process (the
+// publisher), the bare subscriber's, InfluxDB and the broker.
 type cpuTimes struct {
-	o                       options
-	self, influx, mosquitto float64
+	o                             options
+	barePID                       int
+	self, bare, influx, mosquitto float64
 }
 
-func (o options) cpuNow() cpuTimes {
-	return cpuTimes{o, cpuSeconds(os.Getpid()), cpuSeconds(o.influxdPID), cpuSeconds(o.mosquittoPID)}
+func (o options) cpuNow(barePID int) cpuTimes {
+	return cpuTimes{o, barePID, cpuSeconds(os.Getpid()), cpuSeconds(barePID), cpuSeconds(o.influxdPID), cpuSeconds(o.mosquittoPID)}
 }
 
 // since describes the CPU time used since c.
 func (c cpuTimes) since() string {
-	now := c.o.cpuNow()
-	return fmt.Sprintf("bench (publisher, bare subscriber) %.1f, influxd %.1f, mosquitto %.1f",
-		now.self-c.self, now.influx-c.influx, now.mosquitto-c.mosquitto)
+	now := c.o.cpuNow(c.barePID)
+	bare := ""
+	if c.barePID > 0 {
+		bare = fmt.Sprintf(", bare subscriber %.1f", now.bare-c.bare)
+	}
+	return fmt.Sprintf("publisher %.1f%s, influxd %.1f, mosquitto %.1f",
+		now.self-c.self, bare, now.influx-c.influx, now.mosquitto-c.mosquitto)
 }
 
 // cpuSeconds returns the user and system CPU seconds process pid has used,
