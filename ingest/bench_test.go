@@ -35,24 +35,3 @@ func BenchmarkDecodeAndCheck(b *testing.B) {
 		})
 	}
 }
-
-// BenchmarkDecode decodes one six-value message, without the formatting
-// and checks of BenchmarkDecodeAndCheck.
-func BenchmarkDecode(b *testing.B) {
-	topic := Topic{Point: "p1", Station: "st-1", Medium: reading.Air}
-	ts := time.Now()
-	for name, payload := range map[string]string{
-		"json":  `{"ts":1763800000000,"values":{"pm25":35.5,"pm10":61.2,"o3":80.1,"no2":40.3,"so2":8.2,"co":0.71},"seq":12345}`,
-		"senml": `[{"bn":"urn:dev:envmon:st-1:","bt":1763800000.123,"bu":"ug/m3","n":"pm25","v":35.5},{"n":"pm10","v":61.2},{"n":"o3","v":80.1},{"n":"no2","v":40.3},{"n":"so2","v":8.2},{"n":"co","u":"mg/m3","v":0.71}]`,
-	} {
-		b.Run(name, func(b *testing.B) {
-			b.ReportAllocs()
-			data := []byte(payload)
-			for b.Loop() {
-				if _, rj := Decode(topic, data, Limits{}, ts); rj != nil {
-					b.Fatal(rj)
-				}
-			}
-		})
-	}
-}

@@ -26,7 +26,7 @@ type Writer interface {
 }
 
 // Stations admits stations and learns what they report; *station.Registry
-// satisfies it.
+// satisfies it. Observe must not keep rs after it returns.
 type Stations interface {
 	Admit(point, id string, m reading.Medium) error
 	SetStatus(point, id string, st station.Status, at time.Time) error

@@ -72,9 +72,7 @@ func Decode(t Topic, data []byte, lim Limits, now time.Time) ([]reading.Reading,
 	case len(trimmed) > 0 && trimmed[0] == '[':
 		rs, rj = decodeSenML(t, trimmed, lim, now)
 	case len(trimmed) > 0 && trimmed[0] == '{':
-		var r reading.Reading
-		r, rj = decodeNative(t, trimmed, lim)
-		rs = []reading.Reading{r}
+		rs, rj = decodeNative(t, trimmed, lim)
 	default:
 		return nil, reject(ReasonMalformed, "payload is neither a JSON object (docs/MQTT.md) nor a SenML array (RFC 8428)")
 	}
@@ -85,7 +83,7 @@ func Decode(t Topic, data []byte, lim Limits, now time.Time) ([]reading.Reading,
 		if rj := checkTime(rs[i].Time, lim, now); rj != nil {
 			return nil, rj
 		}
-		slices.SortFunc(rs[i].Values, func(a, b reading.Value) int { return strings.Compare(a.Metric, b.Metric) })
+		sortValues(rs[i].Values)
 		for j := 1; j < len(rs[i].Values); j++ {
 			if rs[i].Values[j].Metric == rs[i].Values[j-1].Metric {
 				return nil, reject(ReasonMalformed, "metric %s appears twice at %s", rs[i].Values[j].Metric, rs[i].Time.Format(time.RFC3339Nano))
@@ -95,19 +93,180 @@ func Decode(t Topic, data []byte, lim Limits, now time.Time) ([]reading.Reading,
 	return rs, nil
 }
 
+// sortValues sorts vs by metric. A message's few values are sorted by
+// insertion, which moves each at most once per place; many values, by
+// slices.SortFunc.
+func sortValues(vs []reading.Value) {
+	if len(vs) > 12 {
+		slices.SortFunc(vs, func(a, b reading.Value) int { return strings.Compare(a.Metric, b.Metric) })
+		return
+	}
+	for i := 1; i < len(vs); i++ {
+		if vs[i].Metric >= vs[i-1].Metric {
+			continue
+		}
+		v, j := vs[i], i
+		for ; j > 0 && v.Metric < vs[j-1].Metric; j-- {
+			vs[j] = vs[j-1]
+		}
+		vs[j] = v
+	}
+}
+
 // parsers parse payloads. A parsed document points into its parser's
 // memory, so nothing from it may outlive the parser's return to the pool:
 // strings kept from it are copied or canonical.
 var parsers fastjson.ParserPool
 
-// parse validates data as strict JSON (RFC 8259: no NaN, no trailing data)
-// and parses it with p. fastjson's parser alone accepts more than JSON, so
-// the validator runs first.
+// parse parses data with p as strict JSON (RFC 8259: no NaN, no trailing
+// data), with the result and the error fastjson's validator followed by its
+// parser would give (but see validate).
+//
+// The parser alone accepts more than JSON: NaN, Inf and numbers such as 01
+// or 1.2.3, raw control characters in strings, and unknown escapes. Most
+// payloads have none of these nor a backslash, as plainJSON tells in one
+// quick pass; such a payload the parser alone parses as the validator and
+// the parser would. Any other is validated first.
 func parse(p *fastjson.Parser, data []byte) (*fastjson.Value, error) {
-	if err := fastjson.ValidateBytes(data); err != nil {
+	if plainJSON(data) {
+		if v, err := p.ParseBytes(data); err == nil {
+			return v, nil
+		}
+	}
+	if err := validate(data); err != nil {
 		return nil, err
 	}
 	return p.ParseBytes(data)
+}
+
+// validate is fastjson.ValidateBytes, except that it passes data nested
+// deeper than fastjson.MaxDepth, which the parser then rejects: the
+// validator's error for such data takes time quadratic in the depth to
+// build (seconds for a few KB of '[').
+func validate(data []byte) error {
+	if nestedDeeperThan(data, fastjson.MaxDepth) {
+		return nil
+	}
+	return fastjson.ValidateBytes(data)
+}
+
+// nestedDeeperThan reports whether more than n arrays and objects are open
+// at some point of data, counting brackets outside strings. Where it
+// reports true, fastjson's parser fails: a document it parses has its
+// brackets where they are counted here, and it parses no deeper than
+// fastjson.MaxDepth.
+func nestedDeeperThan(data []byte, n int) bool {
+	depth, inString := 0, false
+	for i := 0; i < len(data); i++ {
+		switch c := data[i]; {
+		case inString && c == '\\':
+			i++ // the escaped byte
+		case inString:
+			inString = c != '"'
+		case c == '"':
+			inString = true
+		case c == '[' || c == '{':
+			if depth++; depth > n {
+				return true
+			}
+		case c == ']' || c == '}':
+			depth--
+		}
+	}
+	return false
+}
+
+// plainJSON reports whether data has no backslash or control character in
+// a string (RFC 8259 §7), and outside strings no word but true, false, null
+// and numbers by the grammar of RFC 8259 §6, a word being a run of letters,
+// digits, '.', '+' and '-'. Where fastjson's parser accepts such data, so
+// does its validator: they differ only in what this excludes.
+func plainJSON(data []byte) bool {
+	for i := 0; i < len(data); i++ {
+		switch jsonByte[data[i]] {
+		case jsonQuote:
+			i++
+			for i < len(data) && data[i] != '"' {
+				if data[i] < 0x20 || data[i] == '\\' {
+					return false
+				}
+				i++
+			}
+		case jsonWord:
+			j := i + 1
+			for j < len(data) && jsonByte[data[j]] == jsonWord {
+				j++
+			}
+			if w := data[i:j]; !isNumber(w) && string(w) != "true" && string(w) != "false" && string(w) != "null" {
+				return false
+			}
+			i = j - 1
+		}
+	}
+	return true
+}
+
+// jsonByte classifies bytes for plainJSON.
+var jsonByte = func() (t [256]byte) {
+	for c := range t {
+		switch {
+		case c == '"':
+			t[c] = jsonQuote
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '.', c == '+', c == '-':
+			t[c] = jsonWord
+		}
+	}
+	return t
+}()
+
+const (
+	jsonQuote = 1 + iota
+	jsonWord
+)
+
+// isNumber reports whether s is a number by the grammar of RFC 8259 §6:
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func isNumber(s []byte) bool {
+	i := 0
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(s) && s[i] == '0':
+		i++
+	case i < len(s) && '1' <= s[i] && s[i] <= '9':
+		i = digits(s, i+1)
+	default:
+		return false
+	}
+	if i < len(s) && s[i] == '.' {
+		j := digits(s, i+1)
+		if j == i+1 {
+			return false
+		}
+		i = j
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		j := digits(s, i)
+		if j == i {
+			return false
+		}
+		i = j
+	}
+	return i == len(s)
+}
+
+// digits returns the index of the first byte of s from i on that is not a
+// decimal digit.
+func digits(s []byte, i int) int {
+	for i < len(s) && '0' <= s[i] && s[i] <= '9' {
+		i++
+	}
+	return i
 }
 
 // nativeFields are the members of the JSON object of docs/MQTT.md.
@@ -120,11 +279,31 @@ type nativeObject [len(nativeFields)]*fastjson.Value
 // read fills o from obj in one pass, rejecting an unknown or repeated
 // member.
 func (o *nativeObject) read(obj *fastjson.Object) *Rejection {
-	index := func(key []byte) int { return slices.Index(nativeFields[:], string(key)) }
-	return visitFields(obj, index, "payload", -1, func(field int, _ []byte, v *fastjson.Value) *Rejection {
+	return visitFields(obj, nativeField, "payload", -1, func(field int, _ []byte, v *fastjson.Value) *Rejection {
 		o[field] = present(v)
 		return nil
 	})
+}
+
+// nativeField returns key's index in nativeFields, or -1.
+func nativeField(key []byte) int {
+	switch string(key) { // compiled to a search, without allocating
+	case "ts":
+		return 0
+	case "values":
+		return 1
+	case "units":
+		return 2
+	case "seq":
+		return 3
+	case "station":
+		return 4
+	case "lat":
+		return 5
+	case "lon":
+		return 6
+	}
+	return -1
 }
 
 // visitFields calls each, in order, for every member of obj with the
@@ -160,62 +339,65 @@ func visitFields(obj *fastjson.Object, index func(key []byte) int, what string, 
 	return rj
 }
 
-func decodeNative(t Topic, data []byte, lim Limits) (reading.Reading, *Rejection) {
+func decodeNative(t Topic, data []byte, lim Limits) ([]reading.Reading, *Rejection) {
 	p := parsers.Get()
 	defer parsers.Put(p)
 	doc, err := parse(p, data)
 	if err != nil {
-		return reading.Reading{}, reject(ReasonMalformed, "payload is not the JSON object of docs/MQTT.md: %v", err)
+		return nil, reject(ReasonMalformed, "payload is not the JSON object of docs/MQTT.md: %v", err)
 	}
 	obj, err := doc.Object()
 	if err != nil {
-		return reading.Reading{}, reject(ReasonMalformed, "payload is not the JSON object of docs/MQTT.md: %v", err)
+		return nil, reject(ReasonMalformed, "payload is not the JSON object of docs/MQTT.md: %v", err)
 	}
 	var o nativeObject
 	if rj := o.read(obj); rj != nil {
-		return reading.Reading{}, rj
+		return nil, rj
 	}
 	ts, values, units, seq, station, lat, lon := o[0], o[1], o[2], o[3], o[4], o[5], o[6]
 	if station != nil {
 		name, err := station.StringBytes()
 		if err != nil {
-			return reading.Reading{}, reject(ReasonMalformed, "station is not a string")
+			return nil, reject(ReasonMalformed, "station is not a string")
 		}
 		if string(name) != t.Station {
-			return reading.Reading{}, reject(ReasonMismatch, "payload names station %q but the topic names %q", clip(string(name), maxQuoted), t.Station)
+			return nil, reject(ReasonMismatch, "payload names station %q but the topic names %q", clip(string(name), maxQuoted), t.Station)
 		}
 	}
 	if seq != nil {
 		if _, err := seq.Int64(); err != nil {
-			return reading.Reading{}, reject(ReasonMalformed, "seq is not an integer: %s", clip(string(seq.MarshalTo(nil)), maxQuoted))
+			return nil, reject(ReasonMalformed, "seq is not an integer: %s", clip(string(seq.MarshalTo(nil)), maxQuoted))
 		}
 	}
 	when, rj := parseTime(ts)
 	if rj != nil {
-		return reading.Reading{}, rj
+		return nil, rj
 	}
 	var valueObj, unitObj *fastjson.Object
 	if values != nil {
 		if valueObj, err = values.Object(); err != nil {
-			return reading.Reading{}, reject(ReasonMalformed, "values is not an object")
+			return nil, reject(ReasonMalformed, "values is not an object")
 		}
 	}
 	if units != nil {
 		if unitObj, err = units.Object(); err != nil {
-			return reading.Reading{}, reject(ReasonMalformed, "units is not an object")
+			return nil, reject(ReasonMalformed, "units is not an object")
 		}
 	}
 	if valueObj == nil || valueObj.Len() == 0 {
-		return reading.Reading{}, reject(ReasonNoValues, "payload has no values")
+		return nil, reject(ReasonNoValues, "payload has no values")
 	}
 	if valueObj.Len()+2 > lim.MaxValues {
-		return reading.Reading{}, reject(ReasonTooLarge, "payload has %d values; the limit is %d", valueObj.Len(), lim.MaxValues)
+		return nil, reject(ReasonTooLarge, "payload has %d values; the limit is %d", valueObj.Len(), lim.MaxValues)
 	}
-	r := reading.Reading{Point: t.Point, Station: t.Station, Medium: t.Medium, Time: when, Values: make([]reading.Value, 0, valueObj.Len()+2)}
+	rs, vs := newReading(valueObj.Len() + 2)
+	r := &rs[0]
+	*r = reading.Reading{Point: t.Point, Station: t.Station, Medium: t.Medium, Time: when, Values: vs}
 	if unitObj != nil {
 		// A repeated member is malformed (RFC 8259 §4 leaves its meaning
 		// open, and fastjson's Get would take the first).
-		names := make([][]byte, 0, unitObj.Len())
+		var room [8][]byte
+		names := room[:0]
 		unitObj.Visit(func(name []byte, u *fastjson.Value) {
 			switch {
 			case rj != nil:
@@ -230,7 +412,7 @@ func decodeNative(t Topic, data []byte, lim Limits) (reading.Reading, *Rejection
 			}
 		})
 		if rj != nil {
-			return reading.Reading{}, rj
+			return nil, rj
 		}
 	}
 	valueObj.Visit(func(name []byte, raw *fastjson.Value) {
@@ -256,26 +438,43 @@ func decodeNative(t Topic, data []byte, lim Limits) (reading.Reading, *Rejection
 		}
 	})
 	if rj != nil {
-		return reading.Reading{}, rj
+		return nil, rj
 	}
 	if (lat == nil) != (lon == nil) {
-		return reading.Reading{}, reject(ReasonMalformed, "lat and lon come together")
+		return nil, reject(ReasonMalformed, "lat and lon come together")
 	}
 	if lat != nil {
 		la, err1 := lat.Float64()
 		lo, err2 := lon.Float64()
 		if err1 != nil || err2 != nil {
-			return reading.Reading{}, reject(ReasonMalformed, "lat and lon are numbers")
+			return nil, reject(ReasonMalformed, "lat and lon are numbers")
 		}
 		if rj := checkPosition("lat", la); rj != nil {
-			return reading.Reading{}, rj
+			return nil, rj
 		}
 		if rj := checkPosition("lon", lo); rj != nil {
-			return reading.Reading{}, rj
+			return nil, rj
 		}
 		r.Values = append(r.Values, reading.Value{Metric: "lat", Value: la}, reading.Value{Metric: "lon", Value: lo})
 	}
-	return r, nil
+	return rs, nil
+}
+
+// smallReading is the most values newReading makes room for in the
+// allocation of the reading itself: six, and a position.
+const smallReading = 8
+
+// newReading returns a slice of one reading, and an empty slice with room
+// for n values; for n up to smallReading, in one allocation.
+func newReading(n int) ([]reading.Reading, []reading.Value) {
+	if n > smallReading {
+		return make([]reading.Reading, 1), make([]reading.Value, 0, n)
+	}
+	a := new(struct {
+		r [1]reading.Reading
+		v [smallReading]reading.Value
+	})
+	return a.r[:], a.v[:0:n]
 }
 
 // present returns v, or nil for JSON null: a member set to null counts as
@@ -287,15 +486,80 @@ func present(v *fastjson.Value) *fastjson.Value {
 	return v
 }
 
-// metricsByName indexes reading.Metrics by name. Indexed with string(name), it
-// finds a metric without allocating.
-var metricsByName = func() map[string]reading.Metric {
-	m := make(map[string]reading.Metric, len(reading.Metrics))
-	for _, mt := range reading.Metrics {
-		m[mt.Name] = mt
+// catalogue indexes reading.Metrics, as it is at start, by name.
+var catalogue = newMetricIndex(reading.Metrics)
+
+// metricIndex finds metrics by name without allocating, and in a fraction
+// of a map's time: a name's hash is of its length and three of its bytes,
+// and its slot is probed linearly from there, which for the catalogue's
+// few short names takes one comparison or two.
+type metricIndex struct {
+	metrics []reading.Metric
+	units   []string // each metric's unit, as canonicalUnit spells it
+	slots   []uint16 // 1 + an index into metrics; 0 for none
+}
+
+func newMetricIndex(catalogue []reading.Metric) *metricIndex {
+	x := &metricIndex{slots: make([]uint16, 16)}
+	for len(x.slots) < 4*len(catalogue) {
+		x.slots = make([]uint16, 2*len(x.slots))
 	}
-	return m
-}()
+	for _, mt := range catalogue {
+		unit := canonicalUnit([]byte(mt.Unit))
+		if i, ok := find(x, mt.Name); ok {
+			x.metrics[i], x.units[i] = mt, unit // the last of a name, as a map has it
+			continue
+		}
+		x.metrics = append(x.metrics, mt)
+		x.units = append(x.units, unit)
+		h := hash(x, mt.Name)
+		for x.slots[h] != 0 {
+			h = (h + 1) & (len(x.slots) - 1)
+		}
+		x.slots[h] = uint16(len(x.metrics))
+	}
+	return x
+}
+
+// lookup returns the metric called name.
+func (x *metricIndex) lookup(name []byte) (*reading.Metric, bool) {
+	i, ok := find(x, name)
+	if !ok {
+		return nil, false
+	}
+	return &x.metrics[i], true
+}
+
+// unit returns the unit of the metric called name as canonicalUnit spells
+// it, or "" if there is no such metric.
+func (x *metricIndex) unit(name string) string {
+	i, ok := find(x, name)
+	if !ok {
+		return ""
+	}
+	return x.units[i]
+}
+
+// find returns the index in x.metrics of the metric called name.
+func find[T string | []byte](x *metricIndex, name T) (int, bool) {
+	// The table is at most a quarter full, so a free slot ends the probe.
+	for h := hash(x, name); x.slots[h] != 0; h = (h + 1) & (len(x.slots) - 1) {
+		if i := int(x.slots[h]) - 1; x.metrics[i].Name == string(name) {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// hash returns the slot of x where the probe for name starts.
+func hash[T string | []byte](x *metricIndex, name T) int {
+	n := len(name)
+	if n == 0 {
+		return 0
+	}
+	h := uint(n)*0x9e3779b1 ^ uint(name[0])*0x85ebca6b ^ uint(name[n/2])*0xc2b2ae35 ^ uint(name[n-1])*0x27d4eb2f
+	return int(h>>16^h) & (len(x.slots) - 1)
+}
 
 // value checks one named value and converts it to its canonical unit. The
 // value keeps the catalogue's copy of the name, not name itself.
@@ -303,13 +567,13 @@ func value(m reading.Medium, name []byte, v float64, unit []byte, lim Limits) (r
 	if len(name) > lim.MaxName {
 		return reading.Value{}, reject(ReasonTooLarge, "metric name %q is longer than %d bytes", clip(string(name), lim.MaxName), lim.MaxName)
 	}
-	mt, ok := metricsByName[string(name)]
+	mt, ok := catalogue.lookup(name)
 	if !ok || !mt.Reports(m) {
 		return reading.Value{}, reject(ReasonUnknownMetric, "%q is not a %s metric of docs/MQTT.md", clip(string(name), maxQuoted), m)
 	}
 	if len(unit) > 0 {
 		var rj *Rejection
-		if v, rj = normalise(mt, v, unit); rj != nil {
+		if v, rj = normalise(*mt, v, unit); rj != nil {
 			return reading.Value{}, rj
 		}
 	}
@@ -376,7 +640,8 @@ func decodeSenML(t Topic, data []byte, lim Limits, now time.Time) ([]reading.Rea
 		bn, bu []byte
 		bt, bv float64
 		out    []reading.Reading
-		name   []byte
+		room   [64]byte // for name, as long as most are
+		name   = room[:0]
 	)
 	for i, recv := range pack {
 		rec, err := recv.Object()
@@ -443,7 +708,14 @@ func decodeSenML(t Topic, data []byte, lim Limits, now time.Time) ([]reading.Rea
 		j := slices.IndexFunc(out, func(r reading.Reading) bool { return r.Time.Equal(ts) })
 		if j < 0 {
 			j = len(out)
-			out = append(out, reading.Reading{Point: t.Point, Station: t.Station, Medium: t.Medium, Time: ts, Values: make([]reading.Value, 0, len(pack))})
+			r := reading.Reading{Point: t.Point, Station: t.Station, Medium: t.Medium, Time: ts}
+			if out == nil {
+				out, r.Values = newReading(len(pack))
+				out[0] = r
+			} else {
+				r.Values = make([]reading.Value, 0, len(pack))
+				out = append(out, r)
+			}
 		}
 		out[j].Values = append(out[j].Values, v)
 	}

@@ -83,8 +83,8 @@ type Topic struct {
 // ParseTopic parses an envmon topic. A rejection quotes at most
 // maxQuoted bytes of the topic or of any of its levels.
 func ParseTopic(topic string) (Topic, *Rejection) {
-	parts := strings.SplitN(topic, "/", 5)
-	if len(parts) != 4 || parts[0] != TopicPrefix {
+	parts, ok := topicLevels(topic)
+	if !ok || parts[0] != TopicPrefix {
 		return Topic{}, reject(ReasonBadTopic, "topic %q is not envmon/{point}/{station}/{air|water|noise|status}", clip(topic, maxQuoted))
 	}
 	t := Topic{Point: parts[1], Station: parts[2]}
@@ -104,4 +104,23 @@ func ParseTopic(topic string) (Topic, *Rejection) {
 	}
 	t.Medium = m
 	return t, nil
+}
+
+// topicLevels splits topic at '/' into exactly four levels, as
+// strings.SplitN(topic, "/", 5) would, without allocating; ok is false if
+// topic has more or fewer.
+func topicLevels(topic string) (levels [4]string, ok bool) {
+	rest := topic
+	for i := range 3 {
+		j := strings.IndexByte(rest, '/')
+		if j < 0 {
+			return levels, false
+		}
+		levels[i], rest = rest[:j], rest[j+1:]
+	}
+	if strings.IndexByte(rest, '/') >= 0 {
+		return levels, false
+	}
+	levels[3] = rest
+	return levels, true
 }

@@ -69,7 +69,7 @@ func decodeRecordWith(b []byte, names *names) (Accepted, error) {
 	if v != 1 && v != recordVersion {
 		return Accepted{}, fmt.Errorf("%w: version %d", errRecord, v)
 	}
-	r := reading.Reading{Point: d.string(), Station: d.string(), Medium: reading.Medium(d.string())}
+	r := reading.Reading{Point: d.string(), Station: d.string(), Medium: d.medium()}
 	r.Time = time.Unix(0, d.varint()).UTC()
 	a := Accepted{Arrived: r.Time, Owned: true}
 	if v >= 2 {
@@ -77,7 +77,7 @@ func decodeRecordWith(b []byte, names *names) (Accepted, error) {
 		a.Owned = d.byte() == 1
 	}
 	n := d.uvarint()
-	if d.err == nil && n > uint64(len(d.b)) {
+	if d.err == nil && n > uint64(len(d.rest())) {
 		d.err = errRecord
 	}
 	if d.err != nil {
@@ -85,26 +85,33 @@ func decodeRecordWith(b []byte, names *names) (Accepted, error) {
 	}
 	r.Values = make([]reading.Value, 0, n)
 	for range n {
-		v := reading.Value{Metric: d.string(), Value: d.float()}
+		v := reading.Value{Metric: d.metric(), Value: d.float()}
 		v.QC = reading.Flags(d.uvarint())
 		r.Values = append(r.Values, v)
 	}
-	if d.err == nil && len(d.b) != 0 {
-		d.err = fmt.Errorf("%w: %d trailing bytes", errRecord, len(d.b))
+	if d.err == nil && len(d.rest()) != 0 {
+		d.err = fmt.Errorf("%w: %d trailing bytes", errRecord, len(d.rest()))
 	}
 	a.Reading = r
 	return a, d.err
 }
 
+// recordDecoder reads a record from its start. It keeps its place in the
+// record as an offset, not by slicing: writing no pointer as it reads, it
+// needs no write barrier while the garbage collector runs.
 type recordDecoder struct {
 	b     []byte
+	off   int // d.b[off:] is yet to be read
 	err   error
 	names *names
 }
 
-// names interns the names records repeat (points, stations, media,
-// metrics), so that decoding a record of known names allocates only its
-// values. It holds at most maxNames; later names are allocated each time.
+// rest returns what is yet to be read.
+func (d *recordDecoder) rest() []byte { return d.b[d.off:] }
+
+// names interns the names records repeat (points and stations, and media
+// and metrics other than the known ones, which need no interning), so that
+// decoding a record of known names allocates only its values. It holds at most maxNames; later names are allocated each time.
 // Not safe for concurrent use.
 type names map[string]string
 
@@ -128,61 +135,105 @@ func (d *recordDecoder) fail() {
 	if d.err == nil {
 		d.err = errRecord
 	}
-	d.b = nil
+	d.off = len(d.b)
 }
 
 func (d *recordDecoder) byte() byte {
-	if len(d.b) < 1 {
+	if d.off >= len(d.b) {
 		d.fail()
 		return 0
 	}
-	c := d.b[0]
-	d.b = d.b[1:]
+	c := d.b[d.off]
+	d.off++
 	return c
 }
 
 func (d *recordDecoder) uvarint() uint64 {
-	v, n := binary.Uvarint(d.b)
+	v, n := binary.Uvarint(d.rest())
 	if n <= 0 {
 		d.fail()
 		return 0
 	}
-	d.b = d.b[n:]
+	d.off += n
 	return v
 }
 
 func (d *recordDecoder) varint() int64 {
-	v, n := binary.Varint(d.b)
+	v, n := binary.Varint(d.rest())
 	if n <= 0 {
 		d.fail()
 		return 0
 	}
-	d.b = d.b[n:]
+	d.off += n
 	return v
 }
 
 func (d *recordDecoder) string() string {
-	n := d.uvarint()
-	if n > uint64(len(d.b)) {
-		d.fail()
+	b, ok := d.bytes()
+	if !ok {
 		return ""
 	}
-	var s string
-	if d.names != nil {
-		s = d.names.intern(d.b[:n])
-	} else {
-		s = string(d.b[:n])
+	return d.intern(b)
+}
+
+// medium is string for a medium: a known one is the constant, without
+// allocating or looking it up in names.
+func (d *recordDecoder) medium() reading.Medium {
+	b, ok := d.bytes()
+	if !ok {
+		return ""
 	}
-	d.b = d.b[n:]
-	return s
+	switch string(b) {
+	case string(reading.Air):
+		return reading.Air
+	case string(reading.Water):
+		return reading.Water
+	case string(reading.Noise):
+		return reading.Noise
+	}
+	return reading.Medium(d.intern(b))
+}
+
+// metric is string for a metric: one of the catalogue is the catalogue's
+// name, without allocating or looking it up in names.
+func (d *recordDecoder) metric() string {
+	b, ok := d.bytes()
+	if !ok {
+		return ""
+	}
+	if mt, ok := catalogue.lookup(b); ok {
+		return mt.Name
+	}
+	return d.intern(b)
+}
+
+// bytes returns the next length-prefixed string of the record, which
+// points into it.
+func (d *recordDecoder) bytes() ([]byte, bool) {
+	n := d.uvarint()
+	if n > uint64(len(d.rest())) {
+		d.fail()
+		return nil, false
+	}
+	b := d.rest()[:n]
+	d.off += int(n)
+	return b, true
+}
+
+// intern returns b as a string, from names if the decoder has them.
+func (d *recordDecoder) intern(b []byte) string {
+	if d.names != nil {
+		return d.names.intern(b)
+	}
+	return string(b)
 }
 
 func (d *recordDecoder) float() float64 {
-	if len(d.b) < 8 {
+	if len(d.rest()) < 8 {
 		d.fail()
 		return 0
 	}
-	v := math.Float64frombits(binary.LittleEndian.Uint64(d.b))
-	d.b = d.b[8:]
+	v := math.Float64frombits(binary.LittleEndian.Uint64(d.rest()))
+	d.off += 8
 	return v
 }

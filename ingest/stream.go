@@ -63,12 +63,14 @@ type StreamSink struct {
 // which starts where the store writer is, and one decoding. Observe keeps
 // the newest value of each metric, so a replay changes nothing.
 func (c *Collector) liveSink() StreamSink {
+	var rs []reading.Reading // reused: one goroutine runs a sink, and Observe keeps no slice
 	return StreamSink{InMemory: true, Sink: SinkFunc{SinkName: "live", ConsumeFunc: func(_ context.Context, batch []Accepted) error {
-		rs := make([]reading.Reading, len(batch))
+		rs = rs[:0]
 		for i := range batch {
-			rs[i] = batch[i].Reading
+			rs = append(rs, batch[i].Reading)
 		}
 		c.cfg.Stations.Observe(rs)
+		clear(rs) // lets go of the batch's values until the next
 		for _, f := range c.cfg.Live {
 			f(batch)
 		}

@@ -27,7 +27,7 @@ import (
 func normalise(m reading.Metric, v float64, u []byte) (float64, *Rejection) {
 	metric := m.Name
 	unit := canonicalUnit(u)
-	if unit == "" || unit == canonicalUnits[m.Name] {
+	if unit == "" || unit == catalogue.unit(m.Name) {
 		return v, nil
 	}
 	switch m.Unit {
@@ -62,15 +62,6 @@ func normalise(m reading.Metric, v float64, u []byte) (float64, *Rejection) {
 	}
 	return 0, reject(ReasonBadUnit, "unit %q cannot be converted to %s's unit %s", u, metric, m.Unit)
 }
-
-// canonicalUnits holds each metric's unit as canonicalUnit spells it.
-var canonicalUnits = func() map[string]string {
-	m := make(map[string]string, len(reading.Metrics))
-	for _, mt := range reading.Metrics {
-		m[mt.Name] = canonicalUnit([]byte(mt.Unit))
-	}
-	return m
-}()
 
 // canonicalUnit folds the spellings of a unit, SenML's (RFC 8428) among
 // them, to one.

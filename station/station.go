@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -16,11 +15,40 @@ import (
 	"github.com/envmon/envmon/reading"
 )
 
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
-
 // ValidID reports whether s is a well-formed station, point or team id: 1
 // to 64 letters, digits, '_', '.' or '-', starting with a letter or digit.
-func ValidID(s string) bool { return idPattern.MatchString(s) }
+// (It accepts what ^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$ matches; a test holds
+// it to that.)
+func ValidID(s string) bool {
+	if len(s) == 0 || len(s) > 64 || idByte[s[0]] != idAlnum {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if idByte[s[i]] == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// idByte classifies the bytes of an id: idAlnum for ASCII letters and
+// digits, idPunct for '_', '.' and '-', zero for any other.
+var idByte = func() (t [256]byte) {
+	for c := range t {
+		switch {
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+			t[c] = idAlnum
+		case c == '_', c == '.', c == '-':
+			t[c] = idPunct
+		}
+	}
+	return t
+}()
+
+const (
+	idAlnum = 1 + iota
+	idPunct
+)
 
 // ErrUnknownStation is returned by Admit for a station the registry file
 // does not list.
@@ -36,7 +64,9 @@ type meta struct {
 // live is a station's live entry.
 type live struct {
 	Live
-	latest map[string]reading.Latest
+	// latest holds each metric's latest value, by pointer so that
+	// Observe updates it in place with one map access.
+	latest map[string]*reading.Latest
 }
 
 // DefaultMaxUnregistered is how many stations a registry registers on first
@@ -215,8 +245,14 @@ func (r *Registry) ensure(point, id string, m reading.Medium) {
 // known reports whether every station of rs is in the registry with the
 // reading's medium; r.mu must be held.
 func (r *Registry) known(n int, at func(int) (id string, m reading.Medium)) bool {
+	var prevID string
+	var prevM reading.Medium
 	for i := range n {
 		id, m := at(i)
+		if i > 0 && id == prevID && m == prevM {
+			continue // a station's readings often come one after another
+		}
+		prevID, prevM = id, m
 		e, ok := r.stations[id]
 		if !ok || !slices.Contains(e.st.Media, m) {
 			return false
@@ -229,7 +265,7 @@ func (r *Registry) known(n int, at func(int) (id string, m reading.Medium)) bool
 func (r *Registry) liveOf(id string) *live {
 	l, ok := r.live[id]
 	if !ok {
-		l = &live{Live: Live{Status: Unknown}, latest: map[string]reading.Latest{}}
+		l = &live{Live: Live{Status: Unknown}, latest: map[string]*reading.Latest{}}
 		r.live[id] = l
 	}
 	return l
@@ -250,16 +286,25 @@ func (r *Registry) Observe(rs []reading.Reading) {
 	}
 	r.liveMu.Lock()
 	defer r.liveMu.Unlock()
-	for _, rd := range rs {
-		e := r.liveOf(rd.Station)
+	var e *live
+	for i := range rs {
+		rd := &rs[i]
+		if e == nil || rd.Station != rs[i-1].Station {
+			e = r.liveOf(rd.Station)
+		}
 		if rd.Time.After(e.LastSeen) {
 			e.LastSeen = rd.Time
 		}
 		for _, v := range rd.Values {
-			if old, ok := e.latest[v.Metric]; ok && old.Time.After(rd.Time) {
+			old := e.latest[v.Metric]
+			if old != nil && old.Time.After(rd.Time) {
 				continue // a late reading does not replace a newer one
 			}
-			e.latest[v.Metric] = reading.Latest{Point: rd.Point, Station: rd.Station, Medium: rd.Medium, Metric: v.Metric, Time: rd.Time, Value: v.Value, QC: v.QC}
+			if old == nil {
+				old = new(reading.Latest)
+				e.latest[v.Metric] = old
+			}
+			*old = reading.Latest{Point: rd.Point, Station: rd.Station, Medium: rd.Medium, Metric: v.Metric, Time: rd.Time, Value: v.Value, QC: v.QC}
 		}
 	}
 }
@@ -281,7 +326,8 @@ func (r *Registry) Seed(ls []reading.Latest) {
 	for _, l := range kept {
 		e := r.liveOf(l.Station)
 		if old, ok := e.latest[l.Metric]; !ok || l.Time.After(old.Time) {
-			e.latest[l.Metric] = l
+			v := l
+			e.latest[l.Metric] = &v
 		}
 		if l.Time.After(e.LastSeen) {
 			e.LastSeen = l.Time
@@ -430,7 +476,7 @@ func (r *Registry) Latest(id string) ([]reading.Latest, bool) {
 	}
 	out := make([]reading.Latest, 0, len(l.latest))
 	for _, v := range l.latest {
-		out = append(out, v)
+		out = append(out, *v)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Metric < out[j].Metric })
 	return out, true

@@ -106,6 +106,9 @@ type Checker struct {
 	cfg   Config
 	stuck map[string]bool
 	mu    sync.Mutex
+	// The histories of the known media, by station (a map with string
+	// keys is the quickest to look up), and of any other medium.
+	media [len(reading.Media)]map[string]*history
 	state map[key]*history
 }
 
@@ -164,6 +167,9 @@ type run struct {
 func New(cfg Config) *Checker {
 	cfg = cfg.withDefaults()
 	c := &Checker{cfg: cfg, stuck: map[string]bool{}, state: map[key]*history{}}
+	for i := range c.media {
+		c.media[i] = map[string]*history{}
+	}
 	for _, m := range cfg.StuckMetrics {
 		c.stuck[m] = true
 	}
@@ -213,6 +219,16 @@ func (c *Checker) Check(r *reading.Reading, received time.Time) {
 }
 
 func (c *Checker) history(k key) *history {
+	for i, m := range reading.Media {
+		if k.medium == m {
+			h, ok := c.media[i][k.station]
+			if !ok {
+				h = &history{}
+				c.media[i][k.station] = h
+			}
+			return h
+		}
+	}
 	h, ok := c.state[k]
 	if !ok {
 		h = &history{}
@@ -266,7 +282,12 @@ func (c *Checker) spike(m *metricState, v float64, t time.Time) reading.Flags {
 			flag = false // the second reading at a new level
 		}
 	}
-	all := slices.Insert(m.hist, m.dead+i, sample{t: tn, v: v, spike: flag})
+	var all []sample
+	if s := (sample{t: tn, v: v, spike: flag}); i == len(hist) {
+		all = append(m.hist, s) // in order: what slices.Insert does, less its work
+	} else {
+		all = slices.Insert(m.hist, m.dead+i, s)
+	}
 	hist = all[m.dead:]
 	newest := hist[len(hist)-1].t
 	drop := max(len(hist)-spikeHistory, 0)

@@ -30,6 +30,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
@@ -158,7 +159,10 @@ func (c *Config) validate() error {
 // a time InfluxDB cannot store, or a value that is not finite. Readings
 // without values are skipped.
 func (s *Store) Write(ctx context.Context, rs []reading.Reading) error {
-	body, err := lineProtocol(rs)
+	buf := lineBuffers.Get().(*[]byte)
+	defer lineBuffers.Put(buf)
+	body, err := appendLineProtocol((*buf)[:0], rs)
+	*buf = body
 	if err != nil {
 		return fmt.Errorf("write to influx: %w", err)
 	}
@@ -167,18 +171,32 @@ func (s *Store) Write(ctx context.Context, rs []reading.Reading) error {
 	}
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
+	// A copy: the client may keep the string after it returns, and body
+	// goes back to lineBuffers.
 	if err := s.write.WriteRecord(ctx, string(body)); err != nil {
 		return s.wrap(ctx, fmt.Sprintf("write %d readings to influx", len(rs)), err)
 	}
 	return nil
 }
 
+// lineBuffers holds the buffers Write encodes batches in, so that each
+// batch does not allocate (and zero) its own.
+var lineBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
 // lineProtocol returns rs as line protocol, one line a reading.
 func lineProtocol(rs []reading.Reading) ([]byte, error) {
 	if len(rs) == 0 {
 		return nil, nil
 	}
-	b := make([]byte, 0, len(rs)*(64+16*len(rs[0].Values)))
+	return appendLineProtocol(nil, rs)
+}
+
+// appendLineProtocol appends rs to b as line protocol, one line a reading.
+func appendLineProtocol(b []byte, rs []reading.Reading) ([]byte, error) {
+	if len(rs) == 0 {
+		return b, nil
+	}
+	b = slices.Grow(b, len(rs)*(64+16*len(rs[0].Values)))
 	for _, r := range rs {
 		if err := checkReading(&r); err != nil {
 			return nil, err
@@ -219,14 +237,14 @@ func lineProtocol(rs []reading.Reading) ([]byte, error) {
 
 // checkReading rejects a reading InfluxDB cannot keep as it is.
 func checkReading(r *reading.Reading) error {
-	if err := checkName("station", r.Station); err != nil {
+	if err := checkNameFast("station", r.Station); err != nil {
 		return fmt.Errorf("reading at %v: %w", r.Time, err)
 	}
-	if err := checkName("medium", string(r.Medium)); err != nil {
+	if err := checkNameFast("medium", string(r.Medium)); err != nil {
 		return fmt.Errorf("reading of station %q: %w", r.Station, err)
 	}
 	if r.Point != "" {
-		if err := checkName("point", r.Point); err != nil {
+		if err := checkNameFast("point", r.Point); err != nil {
 			return fmt.Errorf("reading of station %q: %w", r.Station, err)
 		}
 	}
@@ -234,7 +252,7 @@ func checkReading(r *reading.Reading) error {
 		return fmt.Errorf("reading of station %q: time %v is out of range", r.Station, r.Time)
 	}
 	for _, v := range r.Values {
-		if err := checkName("metric", v.Metric); err != nil {
+		if err := checkNameFast("metric", v.Metric); err != nil {
 			return fmt.Errorf("reading of station %q: %w", r.Station, err)
 		}
 		if v.Metric == qcField {
@@ -512,36 +530,57 @@ func overridden(vs []reading.Value, i int) bool {
 }
 
 // appendQC appends, as the content of a line protocol string, the JSON
-// object from the metric of each flagged value in vs to its flags.
+// object from the metric of each flagged value in vs to its flags. Line
+// protocol escapes a string's quotes and backslashes, so the object's
+// quotes are written as \".
 func appendQC(b []byte, vs []reading.Value) []byte {
-	obj := []byte{'{'}
+	b = append(b, '{')
+	first := true
 	for i, v := range vs {
 		if v.QC == 0 || overridden(vs, i) {
 			continue
 		}
-		if len(obj) > 1 {
-			obj = append(obj, ',')
+		if !first {
+			b = append(b, ',')
 		}
-		name, _ := json.Marshal(v.Metric) // checkReading let only valid UTF-8 through
-		obj = append(obj, name...)
-		obj = append(obj, `:"`...)
-		for j, n := range v.QC.Names() {
-			if j > 0 {
-				obj = append(obj, ',')
+		first = false
+		b = appendJSONName(b, v.Metric)
+		b = append(b, `:\"`...)
+		sep := false
+		for j, n := range reading.FlagNames() { // as Flags.Names has them
+			if v.QC&(1<<j) != 0 {
+				if sep {
+					b = append(b, ',')
+				}
+				b = append(b, n...)
+				sep = true
 			}
-			obj = append(obj, n...)
 		}
-		obj = append(obj, '"')
+		b = append(b, `\"`...)
 	}
-	obj = append(obj, '}')
-	// Line protocol escapes a string's quotes and backslashes.
-	for _, c := range obj {
-		if c == '"' || c == '\\' {
-			b = append(b, '\\')
+	return append(b, '}')
+}
+
+// appendJSONName appends name as json.Marshal quotes it, escaped as the
+// content of a line protocol string. A name of printable ASCII without
+// the characters JSON or its HTML-safe form escape is copied between
+// quotes; another is given to json.Marshal.
+func appendJSONName(b []byte, name string) []byte {
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(name) // checkReading let only valid UTF-8 through
+			for _, c := range q {
+				if c == '"' || c == '\\' {
+					b = append(b, '\\')
+				}
+				b = append(b, c)
+			}
+			return b
 		}
-		b = append(b, c)
 	}
-	return b
+	b = append(b, `\"`...)
+	b = append(b, name...)
+	return append(b, `\"`...)
 }
 
 // flagsOf returns the flags of metric in a flags field, ignoring what it
