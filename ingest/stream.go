@@ -114,14 +114,14 @@ const sinkLinger = 20 * time.Millisecond
 // sinkCommitEvery is how often, at most, a sink's cursor is committed while
 // records keep coming: a commit rewrites the cursor's commit file, and
 // after a restart a sink is given again at most this much of the stream,
-// which it takes idempotently. As soon as the sink has caught up with the
-// stream it commits at once, and so it does when it stops.
+// which it takes idempotently. When no record comes for as long, the sink
+// commits what it has taken, and so it does when it stops.
 const sinkCommitEvery = 250 * time.Millisecond
 
 // runSink feeds sink from its cursor until ctx ends: read a batch, decode
 // it, consume it (retrying with backoff until it succeeds), and commit —
-// every sinkCommitEvery (by the collector's clock) while more records are
-// waiting, and at once when none are.
+// every sinkCommitEvery (by the collector's clock) while records keep
+// coming, and once none has come for sinkCommitEvery.
 func (c *Collector) runSink(ctx context.Context, sink Sink, cur Cursor) {
 	log := c.log.With("sink", sink.Name())
 	var names names // this loop's own
@@ -146,7 +146,7 @@ func (c *Collector) runSink(ctx context.Context, sink Sink, cur Cursor) {
 		var pos spool.Position
 		var err error
 		if dirty {
-			if recs, pos, err = readWaiting(ctx, cur, c.cfg.BatchSize); errors.Is(err, errCaughtUp) {
+			if recs, pos, err = readWithin(ctx, cur, c.cfg.BatchSize, sinkCommitEvery); errors.Is(err, errQuiet) {
 				commit()
 				continue
 			}
@@ -200,17 +200,17 @@ func (c *Collector) runSink(ctx context.Context, sink Sink, cur Cursor) {
 	}
 }
 
-// errCaughtUp says no record is waiting in the spool.
-var errCaughtUp = errors.New("ingest: caught up with the stream")
+// errQuiet says no record came.
+var errQuiet = errors.New("ingest: no record came")
 
-// readWaiting reads up to n records that are already in the spool, without
-// waiting; errCaughtUp says there are none.
-func readWaiting(ctx context.Context, cur Cursor, n int) ([][]byte, spool.Position, error) {
-	now, cancel := context.WithCancel(ctx)
-	cancel() // Read returns the records there are, or at once ctx's error
-	recs, pos, err := cur.Read(now, n)
-	if err != nil && ctx.Err() == nil && errors.Is(err, context.Canceled) {
-		return nil, spool.Position{}, errCaughtUp
+// readWithin reads up to n records, waiting at most d for the first;
+// errQuiet says none came.
+func readWithin(ctx context.Context, cur Cursor, n int, d time.Duration) ([][]byte, spool.Position, error) {
+	wctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	recs, pos, err := cur.Read(wctx, n)
+	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		return nil, spool.Position{}, errQuiet
 	}
 	return recs, pos, err
 }

@@ -82,8 +82,8 @@ func appendReadings(t *testing.T, sp *spool.Spool, station string, n int) {
 }
 
 // TestSinkCommits checks when a sink's cursor is committed: once a
-// sinkCommitEvery while more records are waiting, at once when none are,
-// when the sink stops, and never for a batch the sink did not take. The
+// sinkCommitEvery while records keep coming, once none has come for as
+// long, when the sink stops, and never for a batch the sink did not take. The
 // spool holds every record before the sink starts, and batches are 2
 // records, so the batches are known in advance.
 func TestSinkCommits(t *testing.T) {
@@ -94,7 +94,8 @@ func TestSinkCommits(t *testing.T) {
 		want    []int         // the records committed at each commit
 	}{
 		// The first batch is committed (none was before); the second is
-		// not, as the third is waiting; the third is, as nothing is.
+		// not, as the clock has not moved; the third is, once nothing
+		// more comes.
 		{name: "steady then quiet", records: []string{"a", "a", "a", "a", "a", "a"}, want: []int{2, 6}},
 		{name: "slow clock", records: []string{"a", "a", "a", "a", "a", "a"}, step: sinkCommitEvery, want: []int{2, 4, 6}},
 		// The third batch is refused until the sink stops: the stop commits
