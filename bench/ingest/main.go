@@ -55,7 +55,7 @@ func main() {
 	var o options
 	flag.StringVar(&o.broker, "broker", "tcp://127.0.0.1:1883", "MQTT broker")
 	flag.StringVar(&o.influxURL, "influx-url", "http://127.0.0.1:8086", "InfluxDB URL")
-	flag.StringVar(&o.bucket, "influx-bucket", "envmon/autogen", "InfluxDB bucket of the first phase; each later phase gets a new database named after it")
+	flag.StringVar(&o.bucket, "influx-bucket", "envmon/autogen", "InfluxDB database and retention policy; each phase gets a new database named after it, dropped after the phase")
 	flag.StringVar(&o.envmon, "envmon", "./envmon", "envmon binary")
 	flag.IntVar(&o.messages, "messages", 200_000, "readings to publish in each phase at the target rate; the publisher runs for messages/rate seconds, so it sends fewer when the broker holds it back")
 	flag.Float64Var(&o.rate, "rate", 50_000, "publisher's target messages per second (it goes as fast as the broker allows)")
@@ -226,12 +226,13 @@ func throughEnvmon(ctx context.Context, o options, round int, withBare bool) (re
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	// Each phase writes to a new database, so that InfluxDB's compactions
-	// of an earlier phase's data, and envmon's start-up read of the newest
-	// values, do not weigh on this one.
-	if phase.Add(1) > 1 {
+	// Each phase writes to a new database, dropped after it, so that
+	// InfluxDB's compactions of an earlier phase's data, and envmon's
+	// start-up rebuild of its windows from the store, do not weigh on this
+	// one. (The name says the row: run.sh runs this program once a row.)
+	{
 		db, rp, _ := strings.Cut(o.bucket, "/")
-		db = fmt.Sprintf("%s_%d", db, phase.Load())
+		db = fmt.Sprintf("%s_q%d%s_%d", db, o.qos, o.format, phase.Add(1))
 		if err := influxQL(ctx, o, "CREATE DATABASE "+strconv.Quote(db)); err != nil {
 			return res, err
 		}

@@ -56,7 +56,7 @@ const telegrafConf = `[agent]
 // InfluxDB database and returns the readings/s it stored, from the first
 // publish to the last point stored, and how many it stored.
 func throughTelegraf(ctx context.Context, o options, round int) (float64, int64, error) {
-	db := fmt.Sprintf("telegraf_%d", phase.Add(1))
+	db := fmt.Sprintf("telegraf_q%d%s_%d", o.qos, o.format, phase.Add(1))
 	if err := influxQL(ctx, o, "CREATE DATABASE "+strconv.Quote(db)); err != nil {
 		return 0, 0, err
 	}
