@@ -6,13 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/envmon/envmon/alerts"
-	"github.com/envmon/envmon/alerts/rules"
-	"github.com/envmon/envmon/db"
-	"github.com/envmon/envmon/db/dbtest"
 	"github.com/envmon/envmon/ingest"
-	"github.com/envmon/envmon/reading"
-	"github.com/envmon/envmon/windows"
 )
 
 // TestConsumeAllocs: once the engine knows a station, evaluating a reading
@@ -20,22 +14,11 @@ import (
 // readings within their limits, between two saves of the arrivals).
 func TestConsumeAllocs(t *testing.T) {
 	c := &clock{t: at("08:00")}
-	d, err := db.Open(context.Background(), dbtest.SQLite(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	w, _ := windows.New(windows.Config{Now: c.Now})
-	eng, err := alerts.New(context.Background(), alerts.Config{DB: d, Rules: rules.Default(), Windows: w, Stations: alerts.StationsFunc(stations), Now: c.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng := defaultEngine(t, c)
 	batch := make([]ingest.Accepted, 100)
 	fill := func(t0 time.Time) {
 		for i := range batch {
-			batch[i] = ingest.Accepted{Reading: reading.Reading{Station: fmt.Sprintf("st-%03d", i), Point: "p", Medium: reading.Air, Time: t0, Values: []reading.Value{
-				{Metric: "pm25", Value: 40 + float64(i%7)}, {Metric: "pm10", Value: 70}, {Metric: "o3", Value: 90},
-				{Metric: "no2", Value: 30}, {Metric: "so2", Value: 8}, {Metric: "co", Value: 0.7}}}, Arrived: t0, Owned: true}
+			batch[i] = airReading(fmt.Sprintf("st-%03d", i), t0, i)
 		}
 	}
 	fill(at("08:00"))

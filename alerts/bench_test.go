@@ -20,16 +20,7 @@ import (
 // on SQLite, with the windows fed beside it (not counted).
 func BenchmarkConsume10kStations(b *testing.B) {
 	c := &clock{t: at("08:00")}
-	d, err := db.Open(context.Background(), dbtest.SQLite(b))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer d.Close()
-	w, _ := windows.New(windows.Config{Now: c.Now})
-	eng, err := alerts.New(context.Background(), alerts.Config{DB: d, Rules: rules.Default(), Windows: w, Stations: alerts.StationsFunc(stations), Now: c.Now})
-	if err != nil {
-		b.Fatal(err)
-	}
+	eng := defaultEngine(b, c)
 	const n = 10000
 	ids := make([]string, n)
 	for i := range ids {
@@ -42,13 +33,36 @@ func BenchmarkConsume10kStations(b *testing.B) {
 		c.Set(t)
 		k := 0
 		for ; k < len(batch) && i < b.N; k, i = k+1, i+1 {
-			r := reading.Reading{Station: ids[i%n], Point: "p", Medium: reading.Air, Time: t, Values: []reading.Value{
-				{Metric: "pm25", Value: 40 + float64(i%7)}, {Metric: "pm10", Value: 70 + float64(i%5)}, {Metric: "o3", Value: 90},
-				{Metric: "no2", Value: 30 + float64(i%3)}, {Metric: "so2", Value: 8}, {Metric: "co", Value: 0.7 + float64(i%4)/10}}}
-			batch[k] = ingest.Accepted{Reading: r, Arrived: t, Owned: true}
+			batch[k] = airReading(ids[i%n], t, i)
 		}
 		if err := eng.Consume(context.Background(), batch[:k]); err != nil {
 			b.Fatal(err)
 		}
 	}
+}
+
+// defaultEngine returns an engine of the default rules on SQLite, with
+// windows, on clock c; it is closed when the test ends.
+func defaultEngine(tb testing.TB, c *clock) *alerts.Engine {
+	tb.Helper()
+	d, err := db.Open(context.Background(), dbtest.SQLite(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { d.Close() })
+	w, _ := windows.New(windows.Config{Now: c.Now})
+	eng, err := alerts.New(context.Background(), alerts.Config{DB: d, Rules: rules.Default(), Windows: w, Stations: alerts.StationsFunc(stations), Now: c.Now})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return eng
+}
+
+// airReading is an owned six-pollutant reading of station at t, within
+// the default rules' limits; i varies the values.
+func airReading(station string, t time.Time, i int) ingest.Accepted {
+	r := reading.Reading{Station: station, Point: "p", Medium: reading.Air, Time: t, Values: []reading.Value{
+		{Metric: "pm25", Value: 40 + float64(i%7)}, {Metric: "pm10", Value: 70 + float64(i%5)}, {Metric: "o3", Value: 90},
+		{Metric: "no2", Value: 30 + float64(i%3)}, {Metric: "so2", Value: 8}, {Metric: "co", Value: 0.7 + float64(i%4)/10}}}
+	return ingest.Accepted{Reading: r, Arrived: t, Owned: true}
 }

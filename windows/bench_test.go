@@ -33,60 +33,45 @@ func benchIDs(n int) []string {
 
 // BenchmarkAdd measures one reading of 12 metrics into windows holding
 // 10,000 stations × 12 metrics; readings go round the stations a minute
-// apart.
+// apart. "subscribed" adds a subscriber, as the service runs: the public
+// resources hear of every changed hour and keep those that have ended.
 func BenchmarkAdd(b *testing.B) {
-	start := time.Date(2026, 3, 1, 0, 0, 0, 0, shanghai)
-	ids := benchIDs(benchStations)
-	w, clk := newWindows(b, start.Add(24*time.Hour))
-	for _, id := range ids {
-		w.Add(benchReading(id, start, 1), shanghai)
-	}
-	rs := make([]reading.Reading, len(ids))
-	for i, id := range ids {
-		rs[i] = benchReading(id, start, 1)
-	}
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		r := &rs[i%benchStations]
-		r.Time = start.Add(time.Duration(i/benchStations) * time.Minute)
-		w.Add(*r, shanghai)
-		i++
-	}
-	clk.Set(clk.Now())
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchMetrics, "ns/value")
-}
-
-// BenchmarkAddSubscribed is BenchmarkAdd with a subscriber, as the
-// service runs: the public resources hear of every changed hour and keep
-// those that have ended.
-func BenchmarkAddSubscribed(b *testing.B) {
-	start := time.Date(2026, 3, 1, 0, 0, 0, 0, shanghai)
-	ids := benchIDs(benchStations)
-	w, clk := newWindows(b, start.Add(24*time.Hour))
-	for _, id := range ids {
-		w.Add(benchReading(id, start, 1), shanghai)
-	}
-	rs := make([]reading.Reading, len(ids))
-	for i, id := range ids {
-		rs[i] = benchReading(id, start, 1)
-	}
-	var ended int
-	cancel := w.Subscribe(func(c Change) {
-		if !c.Hour.End.After(clk.Now()) {
-			ended++
+	for _, subscribed := range []bool{false, true} {
+		name := "alone"
+		if subscribed {
+			name = "subscribed"
 		}
-	})
-	defer cancel()
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		r := &rs[i%benchStations]
-		r.Time = start.Add(time.Duration(i/benchStations) * time.Minute)
-		w.Add(*r, shanghai)
-		i++
+		b.Run(name, func(b *testing.B) {
+			start := time.Date(2026, 3, 1, 0, 0, 0, 0, shanghai)
+			ids := benchIDs(benchStations)
+			w, clk := newWindows(b, start.Add(24*time.Hour))
+			for _, id := range ids {
+				w.Add(benchReading(id, start, 1), shanghai)
+			}
+			rs := make([]reading.Reading, len(ids))
+			for i, id := range ids {
+				rs[i] = benchReading(id, start, 1)
+			}
+			if subscribed {
+				var ended int
+				cancel := w.Subscribe(func(c Change) {
+					if !c.Hour.End.After(clk.Now()) {
+						ended++
+					}
+				})
+				defer cancel()
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				r := &rs[i%benchStations]
+				r.Time = start.Add(time.Duration(i/benchStations) * time.Minute)
+				w.Add(*r, shanghai)
+				i++
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchMetrics, "ns/value")
+		})
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchMetrics, "ns/value")
 }
 
 // BenchmarkAddParallel is BenchmarkAdd from GOMAXPROCS goroutines.
