@@ -2,10 +2,12 @@
 // readings over a real MQTT broker to envmon writing to a real InfluxDB,
 // waits until all are stored, and reports readings/s and latency
 // percentiles. In the same run it measures the limit: the rate at which a
-// bare subscriber on the same broker receives the same messages.
+// bare subscriber on the same broker receives the same messages; and, with
+// --telegraf, Telegraf's mqtt_consumer → InfluxDB on the same load.
 //
 // run.sh starts Mosquitto and InfluxDB 1.8.10 and calls it for each QoS and
-// format; see docs/BENCHMARKS.md.
+// format, with the load on CPU 0 and what is measured (--sut-cpus) on the
+// others; see docs/BENCHMARKS.md.
 package main
 
 import (
