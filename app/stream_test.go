@@ -57,6 +57,19 @@ func hourCoverage(t *testing.T, base, id string, from, to time.Time) map[time.Ti
 
 // sinkReadings returns envmon_stream_sink_readings_total{sink}.
 func sinkReadings(t *testing.T, base, sink string) int {
+	n, _ := metricValue(t, base, `envmon_stream_sink_readings_total{sink="`+sink+`"}`)
+	return int(n)
+}
+
+// cursorLag returns envmon_spool_cursor_lag_records of the named cursor.
+func cursorLag(t *testing.T, base, cursor string) (int, bool) {
+	n, ok := metricValue(t, base, `envmon_spool_cursor_lag_records{cursor="`+cursor+`"}`)
+	return int(n), ok
+}
+
+// metricValue returns the value of one series of envmon's /metrics, given
+// as it is written there.
+func metricValue(t *testing.T, base, series string) (float64, bool) {
 	t.Helper()
 	res, err := http.Get(base + "/metrics")
 	if err != nil {
@@ -64,12 +77,12 @@ func sinkReadings(t *testing.T, base, sink string) int {
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
-	m := regexp.MustCompile(`(?m)^envmon_stream_sink_readings_total\{sink="` + sink + `"\} (\S+)$`).FindSubmatch(b)
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` (\S+)$`).FindSubmatch(b)
 	if m == nil {
-		return 0
+		return 0, false
 	}
 	n, _ := strconv.ParseFloat(string(m[1]), 64)
-	return int(n)
+	return n, true
 }
 
 // TestStreamMovesWhileStoreIsDown is issue 9's first proof. With InfluxDB
@@ -132,6 +145,12 @@ func TestStreamMovesWhileStoreIsDown(t *testing.T) {
 	if alertsBefore < 120 {
 		t.Fatalf("the alerts sink took %d readings, want all 120", alertsBefore)
 	}
+	// A sink commits once the stream has been quiet for a moment (250 ms):
+	// wait for the alerts' commit, which the kill must not undo.
+	waitFor(t, 30*time.Second, "the alerts cursor committed", func() bool {
+		lag, ok := cursorLag(t, e.HTTP, "alerts")
+		return ok && lag == 0
+	})
 	pub.Disconnect(0)
 
 	e.Kill()
