@@ -12,6 +12,7 @@ import (
 
 	"github.com/envmon/envmon/alerts"
 	"github.com/envmon/envmon/alerts/notify/webhook"
+	envsecret "github.com/envmon/envmon/internal/secret"
 	"github.com/envmon/envmon/alerts/rules"
 	"github.com/envmon/envmon/db"
 	"github.com/envmon/envmon/db/dbtest"
@@ -43,7 +44,7 @@ func (c *clock) Set(t time.Time) {
 }
 func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
-const secret = webhook.Secret("s3cret-for-tests")
+var secret = envsecret.New("s3cret-for-tests")
 
 // receiver is a webhook receiver that verifies every signature and keeps
 // the messages by idempotency key.

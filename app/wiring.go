@@ -125,7 +125,7 @@ func (a *App) buildPlatform(ctx context.Context, cfg config.Config) ([]ingest.St
 func (a *App) receivers(cfg config.Config) ([]alerts.Receiver, error) {
 	var rs []alerts.Receiver
 	if cfg.Alerts.WebhookURL != "" {
-		n, err := webhook.New(webhook.Config{Name: "webhook", URL: cfg.Alerts.WebhookURL, Secret: webhook.Secret(cfg.Alerts.WebhookSecret.Reveal())})
+		n, err := webhook.New(webhook.Config{Name: "webhook", URL: cfg.Alerts.WebhookURL, Secret: cfg.Alerts.WebhookSecret})
 		if err != nil {
 			return nil, fmt.Errorf("alerts.webhook_url: %w", err)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 
 	"github.com/envmon/envmon/alerts/notify"
 	"github.com/envmon/envmon/alerts/notify/mqtt"
+	"github.com/envmon/envmon/alerts/notify/notifytest"
 	"github.com/envmon/envmon/internal/broker"
 )
 
@@ -75,4 +77,53 @@ func TestNotifyFailureIsRetried(t *testing.T) {
 	if got := n.Topic("", "a/b+#"); got != "envmon/alerts/_/a_b__" {
 		t.Errorf("Topic = %q: reserved characters must not reach the topic", got)
 	}
+}
+
+// TestKit runs the notifier kit through the embedded broker, with a
+// subscriber on envmon/alerts/# as the receiver; while it is down the
+// publisher answers as a client that lost its broker does.
+func TestKit(t *testing.T) {
+	notifytest.Run(t, func(t *testing.T) notifytest.Receiver {
+		b, err := broker.Start(broker.Config{Addr: "127.0.0.1:0", AllowAll: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { b.Close() })
+		got := make(chan paho.Message, 16)
+		sub := paho.NewClient(paho.NewClientOptions().AddBroker(b.URL()).SetClientID("kit-sub").SetOrderMatters(true))
+		if tok := sub.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+			t.Fatalf("connect: %v", tok.Error())
+		}
+		t.Cleanup(func() { sub.Disconnect(0) })
+		if tok := sub.Subscribe("envmon/alerts/#", 1, func(_ paho.Client, m paho.Message) { got <- m }); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+			t.Fatalf("subscribe: %v", tok.Error())
+		}
+		var down atomic.Bool
+		n, err := mqtt.New(mqtt.Config{Name: "mqtt"}, mqtt.PublisherFunc(func(_ context.Context, topic string, qos byte, retained bool, payload []byte) error {
+			if down.Load() {
+				return errors.New("not connected")
+			}
+			return b.Publish(topic, payload, retained, qos)
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return notifytest.Receiver{
+			Notifier: n,
+			Next: func(t *testing.T) (string, string, bool) {
+				select {
+				case m := <-got:
+					var body struct{ Status, Key string }
+					if err := json.Unmarshal(m.Payload(), &body); err != nil {
+						t.Errorf("payload %s: %v", m.Payload(), err)
+					}
+					return body.Key, body.Status, true
+				case <-time.After(10 * time.Second):
+					return "", "", false
+				}
+			},
+			Down: func() { down.Store(true) },
+			Up:   func() { down.Store(false) },
+		}
+	})
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/envmon/envmon/alerts/notify"
+	"github.com/envmon/envmon/internal/secret"
 )
 
 // Headers set on every request.
@@ -31,19 +32,11 @@ const (
 // DefaultTimeout bounds one request.
 const DefaultTimeout = 10 * time.Second
 
-// Secret is a shared secret; it prints as <secret>.
-type Secret string
-
-func (Secret) String() string { return "<secret>" }
-
-// MarshalText keeps the secret out of dumped configuration.
-func (Secret) MarshalText() ([]byte, error) { return []byte("<secret>"), nil }
-
 // Config configures one webhook receiver.
 type Config struct {
 	Name    string        `yaml:"name"`
 	URL     string        `yaml:"url"`
-	Secret  Secret        `yaml:"secret"`
+	Secret  secret.String `yaml:"secret"`
 	Timeout time.Duration `yaml:"timeout"`
 	// Client is the HTTP client; a default one when nil.
 	Client *http.Client `yaml:"-"`
@@ -59,7 +52,7 @@ func (c Config) Validate() error {
 		return errors.New("name: required")
 	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
 		return fmt.Errorf("receivers.%s.url: want an http(s) URL", c.Name)
-	case c.Secret == "":
+	case c.Secret.IsZero():
 		return fmt.Errorf("receivers.%s.secret: required, to sign the requests", c.Name)
 	}
 	return nil
@@ -150,9 +143,9 @@ func Body(n *notify.Notification) ([]byte, error) {
 
 // Sign returns the signature header value for body at t:
 // "t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">".
-func Sign(secret Secret, t time.Time, body []byte) string {
+func Sign(key secret.String, t time.Time, body []byte) string {
 	ts := strconv.FormatInt(t.Unix(), 10)
-	mac := hmac.New(sha256.New, []byte(secret))
+	mac := hmac.New(sha256.New, []byte(key.Reveal()))
 	mac.Write([]byte(ts))
 	mac.Write([]byte("."))
 	mac.Write(body)
@@ -161,7 +154,7 @@ func Sign(secret Secret, t time.Time, body []byte) string {
 
 // Verify checks a signature header against body: the MAC must match and
 // the timestamp be within tolerance of now, against replays.
-func Verify(secret Secret, header string, body []byte, now time.Time, tolerance time.Duration) error {
+func Verify(key secret.String, header string, body []byte, now time.Time, tolerance time.Duration) error {
 	var ts, sig string
 	for _, part := range strings.Split(header, ",") {
 		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
@@ -180,7 +173,7 @@ func Verify(secret Secret, header string, body []byte, now time.Time, tolerance 
 	if d := now.Sub(t); d > tolerance || d < -tolerance {
 		return fmt.Errorf("signature timestamp %s is outside %v of now", t.UTC().Format(time.RFC3339), tolerance)
 	}
-	want := Sign(secret, t, body)
+	want := Sign(key, t, body)
 	if !hmac.Equal([]byte(want), []byte("t="+ts+",v1="+sig)) {
 		return errors.New("signature does not match")
 	}
