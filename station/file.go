@@ -263,6 +263,20 @@ func (d *decoder) file(n *yaml.Node) File {
 	return f
 }
 
+// id returns the id field of the entry n (f its fields, where its place),
+// reporting one that is not a valid id of kind, or that taken says an
+// earlier entry has.
+func (d *decoder) id(n *yaml.Node, f map[string]*yaml.Node, where, kind string, taken func(string) bool) string {
+	id := d.str(f["id"], where+": id")
+	switch {
+	case !ValidID(id):
+		d.errf(n, "%s: id %q is not a valid %s id (1 to 64 letters, digits, '_', '.' or '-')", where, id, kind)
+	case taken(id):
+		d.errf(f["id"], "%s: id %q is listed twice", where, id)
+	}
+	return id
+}
+
 func (d *decoder) point(n *yaml.Node, i int, seen map[string]Point) (Point, bool) {
 	where := fmt.Sprintf("points[%d]", i)
 	f := d.fields(n, where, "id", "name", "type", "address", "grid")
@@ -270,13 +284,7 @@ func (d *decoder) point(n *yaml.Node, i int, seen map[string]Point) (Point, bool
 		return Point{}, false
 	}
 	before := len(d.errs)
-	p := Point{ID: d.str(f["id"], where+": id")}
-	switch _, dup := seen[p.ID]; {
-	case !ValidID(p.ID):
-		d.errf(n, "%s: id %q is not a valid point id (1 to 64 letters, digits, '_', '.' or '-')", where, p.ID)
-	case dup:
-		d.errf(f["id"], "%s: id %q is listed twice", where, p.ID)
-	}
+	p := Point{ID: d.id(n, f, where, "point", func(id string) bool { _, ok := seen[id]; return ok })}
 	where = fmt.Sprintf("%s (%s)", where, p.ID)
 	p.Name = d.nameOf(f["name"], where+": name")
 	if f["type"] == nil {
@@ -302,13 +310,7 @@ func (d *decoder) station(n *yaml.Node, i int, points map[string]Point, ids map[
 		return Station{}, false
 	}
 	before := len(d.errs)
-	s := Station{ID: d.str(f["id"], where+": id")}
-	switch {
-	case !ValidID(s.ID):
-		d.errf(n, "%s: id %q is not a valid station id (1 to 64 letters, digits, '_', '.' or '-')", where, s.ID)
-	case ids[s.ID]:
-		d.errf(f["id"], "%s: id %q is listed twice", where, s.ID)
-	}
+	s := Station{ID: d.id(n, f, where, "station", func(id string) bool { return ids[id] })}
 	where = fmt.Sprintf("%s (%s)", where, s.ID)
 	s.Point = d.str(f["point"], where+": point")
 	if _, ok := points[s.Point]; !ok {
@@ -429,13 +431,7 @@ func (d *decoder) team(n *yaml.Node, i int, points []Point, seen map[string]bool
 		return Team{}, false
 	}
 	before := len(d.errs)
-	t := Team{ID: d.str(f["id"], where+": id")}
-	switch {
-	case !ValidID(t.ID):
-		d.errf(n, "%s: id %q is not a valid team id (1 to 64 letters, digits, '_', '.' or '-')", where, t.ID)
-	case seen[t.ID]:
-		d.errf(f["id"], "%s: id %q is listed twice", where, t.ID)
-	}
+	t := Team{ID: d.id(n, f, where, "team", func(id string) bool { return seen[id] })}
 	where = fmt.Sprintf("%s (%s)", where, t.ID)
 	t.Name = d.nameOf(f["name"], where+": name")
 	if t.Name.IsZero() {
