@@ -3,16 +3,12 @@ package alerts
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/envmon/envmon/alerts/notify"
-	"github.com/envmon/envmon/db"
+	"github.com/envmon/envmon/alerts/notify/outbox"
 )
-
-var outboxLease = db.Lease{Table: "alerts_outbox", Key: "id", Due: "due", Owner: "owner", Until: "lease_until"}
 
 // repeats enqueues a repeat notification for every episode that has been
 // firing, unacknowledged and not inhibited for its rule's repeat interval
@@ -80,22 +76,52 @@ func ruleInhibitor(e *Engine, name string) bool {
 	return r != nil && r.Kind.Inhibitor()
 }
 
-// Dispatcher delivers the outbox: it claims due rows with a lease (SKIP
-// LOCKED on PostgreSQL), so that replicas never send one row at once, sends
-// each to its receiver, records every attempt, and retries with
-// exponential backoff until the row is sent or dead-lettered.
+// Dispatcher delivers the outbox with package outbox: it claims due rows
+// with a lease (SKIP LOCKED on PostgreSQL), so that replicas never send one
+// row at once, ends silenced notifications other than resolves as
+// "silenced", sends each other row to its receiver, records every attempt
+// in alerts_attempts, and retries with exponential backoff until the row
+// is sent or dead-lettered.
 type Dispatcher struct {
-	e         *Engine
-	receivers map[string]notify.Notifier
+	e  *Engine
+	ob *outbox.Outbox
 }
 
 // Dispatcher returns the engine's outbox dispatcher, a component.
 func (e *Engine) Dispatcher() *Dispatcher {
-	d := &Dispatcher{e: e, receivers: map[string]notify.Notifier{}}
+	receivers := map[string]notify.Notifier{}
 	for _, r := range e.cfg.Receivers {
-		d.receivers[r.Name] = r.Notifier
+		receivers[r.Name] = r.Notifier
 	}
-	return d
+	return &Dispatcher{e: e, ob: outbox.New(outbox.Config{
+		DB:          e.db,
+		Table:       "alerts_outbox",
+		Attempts:    "alerts_attempts",
+		Replica:     e.cfg.Replica,
+		Lease:       e.cfg.Retry.Lease,
+		Batch:       64,
+		Receivers:   receivers,
+		MaxAttempts: e.cfg.Retry.Attempts,
+		Delay:       e.cfg.Retry.Delay,
+		Now:         e.cfg.Now,
+		Skip: func(ctx context.Context, n *notify.Notification, now time.Time) (string, error) {
+			silenced, err := e.silenced(ctx, n.Episode.Labels, now)
+			if err != nil || !silenced || n.Kind == notify.Resolved {
+				return "", err
+			}
+			return "silenced", nil
+		},
+		Observe: func(r outbox.Result) {
+			if !r.Notified {
+				return
+			}
+			e.metrics.attempts.WithLabelValues(r.Receiver).Inc()
+			if r.Err != nil {
+				e.metrics.failures.WithLabelValues(r.Receiver).Inc()
+				e.log.Warn("alert notification failed", "receiver", r.Receiver, "key", r.Key, "attempt", r.Attempts, "retry", r.Retry, "err", r.Err)
+			}
+		},
+	})}
 }
 
 // Name is the component's name.
@@ -121,84 +147,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 
 // Once claims and delivers the rows due now, and returns how many it
 // attempted.
-func (d *Dispatcher) Once(ctx context.Context) (int, error) {
-	e := d.e
-	now := e.cfg.Now()
-	ids, err := e.db.ClaimDue(ctx, outboxLease, e.cfg.Replica, now, e.cfg.Retry.Lease, 64)
-	if err != nil {
-		return 0, err
-	}
-	var errs []error
-	for _, id := range ids {
-		if err := d.deliver(ctx, id, now); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return len(ids), errors.Join(errs...)
-}
-
-func (d *Dispatcher) deliver(ctx context.Context, id string, now time.Time) error {
-	e := d.e
-	var (
-		payload, receiver string
-		attempts          int
-	)
-	if err := e.db.SQL().QueryRowContext(ctx, `SELECT payload, receiver, attempts FROM alerts_outbox WHERE id = $1 AND owner = $2`, id, e.cfg.Replica).
-		Scan(&payload, &receiver, &attempts); err != nil {
-		return fmt.Errorf("alerts outbox %s: %w", id, err)
-	}
-	var n notify.Notification
-	if err := json.Unmarshal([]byte(payload), &n); err != nil {
-		return d.finish(ctx, id, "dead", attempts, false, false, "bad payload: "+err.Error(), now)
-	}
-	if silenced, err := e.silenced(ctx, n.Episode.Labels, now); err != nil {
-		return err
-	} else if silenced && n.Kind != notify.Resolved {
-		return d.finish(ctx, id, "silenced", attempts, false, false, "", now)
-	}
-	nf := d.receivers[receiver]
-	if nf == nil {
-		return d.finish(ctx, id, "dead", attempts, false, false, "no receiver "+receiver, now)
-	}
-	retry, err := nf.Notify(ctx, &n)
-	attempts++
-	e.metrics.attempts.WithLabelValues(receiver).Inc()
-	if err == nil {
-		return d.finish(ctx, id, "sent", attempts, true, false, "", now)
-	}
-	e.metrics.failures.WithLabelValues(receiver).Inc()
-	e.log.Warn("alert notification failed", "receiver", receiver, "key", id, "attempt", attempts, "retry", retry, "err", err)
-	if retry && attempts < e.cfg.Retry.Attempts {
-		return d.finish(ctx, id, "pending", attempts, false, true, err.Error(), now)
-	}
-	return d.finish(ctx, id, "dead", attempts, false, retry, err.Error(), now)
-}
-
-// finish records the attempt and the row's new state, if the lease is
-// still ours.
-func (d *Dispatcher) finish(ctx context.Context, id, state string, attempts int, ok, retry bool, msg string, now time.Time) error {
-	e := d.e
-	var due sql.NullInt64
-	if state == "pending" {
-		due = nullMs(now.Add(e.cfg.Retry.Delay(attempts)))
-	}
-	done := nullIf(now, state != "pending")
-	return e.db.Tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE alerts_outbox SET state = $1, attempts = $2, due = $3, done_at = $4, last_error = $5, owner = NULL, lease_until = NULL
-			WHERE id = $6 AND owner = $7`, state, attempts, due, done, msg, id, e.cfg.Replica)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return nil // the lease ended and another replica took it
-		}
-		if ok || msg != "" {
-			_, err = tx.ExecContext(ctx, `INSERT INTO alerts_attempts (outbox_id, n, at, replica, ok, retry, error) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-				id, attempts, ms(now), e.cfg.Replica, b2i(ok), b2i(retry), msg)
-		}
-		return err
-	})
-}
+func (d *Dispatcher) Once(ctx context.Context) (int, error) { return d.ob.Once(ctx) }
 
 // Delivery is an outbox row, for the API and tests.
 type Delivery struct {

@@ -8,11 +8,12 @@
 // The Engine is a sink of the stream of accepted readings (ingest.Sink) on
 // the replica that owns the station, and a component whose clock pass
 // evaluates what depends on time (offline, repeats). The Dispatcher is the
-// component that delivers the outbox. docs/ALERTS.md describes the rules,
+// component that delivers the outbox, with alerts/notify/outbox. docs/ALERTS.md describes the rules,
 // the states and the guarantees.
 //
 // alerts may import reading, quality, windows (its types), db, auth, sse,
-// ingest (for ingest.Accepted) and its own subpackages; it must not import
-// api, app or station: what it needs of the registry it declares as
-// Stations, and the service adapts the registry to it.
+// ingest (for ingest.Accepted) and its own subpackages (rules, notify and
+// its channels, notify/outbox); it must not import api, app or station:
+// what it needs of the registry it declares as Stations, and the service
+// adapts the registry to it.
 package alerts

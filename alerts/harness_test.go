@@ -12,11 +12,11 @@ import (
 
 	"github.com/envmon/envmon/alerts"
 	"github.com/envmon/envmon/alerts/notify/webhook"
-	envsecret "github.com/envmon/envmon/internal/secret"
 	"github.com/envmon/envmon/alerts/rules"
 	"github.com/envmon/envmon/db"
 	"github.com/envmon/envmon/db/dbtest"
 	"github.com/envmon/envmon/ingest"
+	envsecret "github.com/envmon/envmon/internal/secret"
 	"github.com/envmon/envmon/quality"
 	"github.com/envmon/envmon/reading"
 	"github.com/envmon/envmon/windows"

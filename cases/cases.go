@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/envmon/envmon/alerts/notify"
+	"github.com/envmon/envmon/alerts/notify/outbox"
 	"github.com/envmon/envmon/auth"
 	"github.com/envmon/envmon/cases/calendar"
 	"github.com/envmon/envmon/cases/pii"
@@ -162,6 +163,7 @@ type Service struct {
 	hub     *sse.Hub[Change]
 	metrics *metrics
 	nudge   chan struct{}
+	outbox  *outbox.Outbox
 }
 
 // New migrates the cases tables and returns the service.
@@ -175,6 +177,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	s := &Service{cfg: cfg, db: cfg.DB, log: cfg.Logger, hub: new(sse.Hub[Change]), nudge: make(chan struct{}, 1)}
 	s.metrics = newMetrics(cfg.Registerer)
+	s.outbox = s.newOutbox()
 	s.cal = cfg.Calendar
 	if s.cal == nil {
 		s.cal = calendar.New(calendar.Config{Logger: cfg.Logger, OnBeyond: func(int) { s.metrics.beyond.Inc() }})

@@ -16,7 +16,8 @@
 // that the alerts outbox delivers every firing and resolve to it exactly
 // once per idempotency key.
 //
-// cases may import db, auth, sse, station (its types), alerts/notify, its own
-// subpackages and the standard library; it must not import alerts (beyond
-// notify), api, app or ingest.
+// cases may import db, auth, sse, station (its types), alerts/notify and
+// alerts/notify/outbox (which delivers its outbox), its own subpackages and
+// the standard library; it must not import alerts (beyond notify), api, app
+// or ingest.
 package cases

@@ -4,13 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/envmon/envmon/alerts/notify"
-	"github.com/envmon/envmon/db"
+	"github.com/envmon/envmon/alerts/notify/outbox"
 )
 
 // Kinds of case notification, beside the alerts' own.
@@ -205,66 +204,35 @@ func (s *Service) enqueue(ctx context.Context, tx *sql.Tx, c *Case, t dueTimer, 
 	return nil
 }
 
-var outboxLease = db.Lease{Table: "cases_outbox", Key: "id", Due: "due", Owner: "owner", Until: "lease_until"}
-
-// outboxTTL is how long a replica holds a claimed outbox row.
-const outboxTTL = time.Minute
+// newOutbox returns the deliverer of cases_outbox: a lease of a minute, 32
+// rows at a time, 30 s for each Notify, and failures retried after 10 s
+// doubling, at most 8 attempts.
+func (s *Service) newOutbox() *outbox.Outbox {
+	receivers := map[string]notify.Notifier{}
+	for _, r := range s.cfg.Receivers {
+		receivers[r.Name] = r.Notifier
+	}
+	return outbox.New(outbox.Config{
+		DB:          s.db,
+		Table:       "cases_outbox",
+		Replica:     s.cfg.Replica,
+		Lease:       time.Minute,
+		Batch:       32,
+		Receivers:   receivers,
+		MaxAttempts: 8,
+		Delay:       func(n int) time.Duration { return 10 * time.Second << min(n-1, 6) },
+		Timeout:     30 * time.Second,
+		Now:         s.cfg.Now,
+		Observe: func(r outbox.Result) {
+			s.metrics.sent.WithLabelValues(r.Receiver, r.State).Inc()
+			if r.Notified && r.Err != nil {
+				s.log.Warn("case notification failed", "receiver", r.Receiver, "key", r.Key, "attempt", r.Attempts, "err", r.Err)
+			}
+		},
+	})
+}
 
 // Deliver claims the outbox rows due now with a lease and sends each to its
 // receiver, retrying failures with backoff (10 s doubling, at most 8
 // attempts). It returns how many it attempted.
-func (s *Service) Deliver(ctx context.Context) (int, error) {
-	now := s.cfg.Now()
-	ids, err := s.db.ClaimDue(ctx, outboxLease, s.cfg.Replica, now, outboxTTL, 32)
-	if err != nil {
-		return 0, err
-	}
-	var errs []error
-	for _, id := range ids {
-		if err := s.deliver(ctx, id, now); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return len(ids), errors.Join(errs...)
-}
-
-func (s *Service) deliver(ctx context.Context, id string, now time.Time) error {
-	var payload, receiver string
-	var attempts int
-	if err := s.db.SQL().QueryRowContext(ctx, `SELECT payload, receiver, attempts FROM cases_outbox WHERE id = $1 AND owner = $2`, id, s.cfg.Replica).
-		Scan(&payload, &receiver, &attempts); err != nil {
-		return fmt.Errorf("cases outbox %s: %w", id, err)
-	}
-	var nf notify.Notifier
-	for _, r := range s.cfg.Receivers {
-		if r.Name == receiver {
-			nf = r.Notifier
-		}
-	}
-	var n notify.Notification
-	state, msg := "sent", ""
-	if err := json.Unmarshal([]byte(payload), &n); err != nil || nf == nil {
-		state, msg = "dead", "bad payload or unknown receiver"
-	} else {
-		cctx, cancel := context.WithTimeoutCause(ctx, 30*time.Second, errors.New("notifier timed out"))
-		retry, err := nf.Notify(cctx, &n)
-		cancel()
-		attempts++
-		if err != nil {
-			msg = err.Error()
-			state = "dead"
-			if retry && attempts < 8 {
-				state = "pending"
-			}
-			s.log.Warn("case notification failed", "receiver", receiver, "key", id, "attempt", attempts, "err", err)
-		}
-	}
-	s.metrics.sent.WithLabelValues(receiver, state).Inc()
-	var due sql.NullInt64
-	if state == "pending" {
-		due = sql.NullInt64{Int64: ms(now.Add(10 * time.Second << min(attempts-1, 6))), Valid: true}
-	}
-	_, err := s.db.SQL().ExecContext(ctx, `UPDATE cases_outbox SET state = $1, attempts = $2, due = $3, done_at = $4, last_error = $5, owner = NULL, lease_until = NULL
-		WHERE id = $6 AND owner = $7`, state, attempts, due, ms(now), msg, id, s.cfg.Replica)
-	return err
-}
+func (s *Service) Deliver(ctx context.Context) (int, error) { return s.outbox.Once(ctx) }

@@ -1,6 +1,7 @@
 // Package notify declares what an alert notifier is given and must do; each
 // channel lives in a subpackage (webhook, mqtt) and passes the shared kit in
-// notifytest. notify imports only the standard library.
+// notifytest, and outbox delivers the rows of a transactional outbox to
+// them. notify imports only the standard library.
 package notify
 
 import (
