@@ -199,7 +199,12 @@ func (b *Broker) StopInbound() {
 // nothing.
 func (b *Broker) Close() error {
 	var err error
-	b.closeOnce.Do(func() { err = b.srv.Close() })
+	b.closeOnce.Do(func() {
+		// A QoS 2 message waiting for the Inbound's answer would hold its
+		// client, and Close waits for every client.
+		b.StopInbound()
+		err = b.srv.Close()
+	})
 	return err
 }
 
@@ -218,18 +223,32 @@ func LocalHostPort(a net.Addr) string {
 }
 
 // tcpListener serves MQTT over TCP as mochi's listeners.Net does, but
-// closes its clients differently. listeners.Net hands Close to the
-// server's Clients.GetByListener, which takes the clients' read lock twice
-// (mochi-mqtt/server#488): a client that disconnects between the two waits
-// for the write lock, the second read lock waits behind it, and the broker
-// hangs for ever. Here Close stops accepting first and then lists the
-// clients under a single read lock.
+// closes differently, for two faults of mochi's own:
+//   - listeners.Net hands Close to the server's Clients.GetByListener,
+//     which takes the clients' read lock twice (mochi-mqtt/server#488): a
+//     client that disconnects between the two waits for the write lock,
+//     the second read lock waits behind it, and the broker hangs for ever.
+//   - A connection accepted just before Close is not yet among the
+//     clients when they are listed, so nothing ends it and the server
+//     waits for it for ever; and its attachClient adds to the server's
+//     WaitGroup while Close waits on it, which the WaitGroup forbids.
+//
+// So the listener keeps its own count of the connections it hands to
+// mochi. Close stops accepting, disconnects this listener's clients under
+// a single read lock, closes every connection still open (those still
+// connecting too), and returns only when each has left mochi's
+// EstablishFn: the server's Wait then finds no client being added.
 type tcpListener struct {
 	id   string
 	ln   net.Listener
 	srv  *mqtt.Server
 	log  *slog.Logger
 	once sync.Once
+
+	mu     sync.Mutex
+	closed bool
+	conns  map[net.Conn]struct{} // accepted, not yet out of establish
+	wg     sync.WaitGroup        // one per entry of conns
 }
 
 var _ listeners.Listener = (*tcpListener)(nil)
@@ -250,7 +269,12 @@ func (l *tcpListener) Serve(establish listeners.EstablishFn) {
 		if err != nil {
 			return
 		}
+		if !l.track(conn) {
+			conn.Close()
+			return
+		}
 		go func() {
+			defer l.untrack(conn)
 			if err := handshake(conn); err != nil {
 				l.log.Debug("mqtt TLS handshake failed", "remote", conn.RemoteAddr().String(), "error", err)
 				conn.Close()
@@ -263,15 +287,48 @@ func (l *tcpListener) Serve(establish listeners.EstablishFn) {
 	}
 }
 
-// Close stops accepting connections and disconnects this listener's
-// clients. It ignores the server's close function; see tcpListener.
+// track counts conn in, unless the listener is closing.
+func (l *tcpListener) track(conn net.Conn) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return false
+	}
+	if l.conns == nil {
+		l.conns = map[net.Conn]struct{}{}
+	}
+	l.conns[conn] = struct{}{}
+	l.wg.Add(1)
+	return true
+}
+
+func (l *tcpListener) untrack(conn net.Conn) {
+	l.mu.Lock()
+	delete(l.conns, conn)
+	l.mu.Unlock()
+	l.wg.Done()
+}
+
+// Close stops accepting connections, disconnects this listener's clients
+// and waits until every connection it accepted has ended. It ignores the
+// server's close function; see tcpListener.
 func (l *tcpListener) Close(listeners.CloseFn) {
 	l.once.Do(func() {
+		l.mu.Lock()
+		l.closed = true
+		l.mu.Unlock()
 		l.ln.Close()
 		for _, cl := range l.srv.Clients.GetAll() {
 			if cl.Net.Listener == l.id && !cl.Closed() {
 				_ = l.srv.DisconnectClient(cl, packets.ErrServerShuttingDown)
 			}
 		}
+		// Those still connecting, or connected after the list was taken.
+		l.mu.Lock()
+		for conn := range l.conns {
+			conn.Close()
+		}
+		l.mu.Unlock()
+		l.wg.Wait()
 	})
 }

@@ -62,6 +62,58 @@ func TestCloseWhileClientsDisconnect(t *testing.T) {
 	}
 }
 
+// TestCloseWhileClientsConnect closes the broker while clients are still
+// connecting. A connection accepted just before Close is not yet among
+// mochi's clients when Close lists them (see tcpListener): with mochi's
+// way of closing, the broker waited for such a client for ever, and under
+// -race its WaitGroup was reported added to while waited on.
+func TestCloseWhileClientsConnect(t *testing.T) {
+	if testing.Short() {
+		t.Skip("stress test with 20 clients per round")
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for round := range 50 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := Start(Config{Listener: ln, Logger: quiet, AllowAll: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range 20 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c := paho.NewClient(paho.NewClientOptions().AddBroker(b.URL()).
+					SetClientID(fmt.Sprintf("c-%d", i)).SetAutoReconnect(false).
+					SetConnectTimeout(2 * time.Second))
+				<-start
+				if tok := c.Connect(); tok.WaitTimeout(3*time.Second) && tok.Error() == nil {
+					c.Publish("x/y", 1, false, "hi").WaitTimeout(time.Second)
+					c.Disconnect(0)
+				}
+			}()
+		}
+		closed := make(chan struct{})
+		go func() {
+			<-start
+			time.Sleep(time.Duration(round%10) * 300 * time.Microsecond)
+			b.Close()
+			close(closed)
+		}()
+		close(start)
+		select {
+		case <-closed:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("round %d: Close hung while clients connected", round)
+		}
+		wg.Wait()
+	}
+}
+
 // TestCloseDisconnectsClients: Close disconnects connected clients and
 // refuses new connections.
 func TestCloseDisconnectsClients(t *testing.T) {
