@@ -56,12 +56,22 @@ func OpenStatusLog(path string) (*StatusLog, []StatusRecord, error) {
 		if json.Unmarshal(sc.Bytes(), &r) != nil || !ValidID(r.Station) {
 			continue
 		}
-		l.last[r.Station] = r
+		l.keep(r)
 	}
 	if err := l.compact(); err != nil {
 		return nil, nil, err
 	}
 	return l, l.records(), nil
+}
+
+// keep makes r its station's latest status unless the one held is newer:
+// two writers (a status message, and a connection's end) may append in the
+// other order from the one they happened in.
+func (l *StatusLog) keep(r StatusRecord) {
+	if prev, ok := l.last[r.Station]; ok && r.At.Before(prev.At) {
+		return
+	}
+	l.last[r.Station] = r
 }
 
 func (l *StatusLog) records() []StatusRecord {
@@ -140,7 +150,7 @@ func (l *StatusLog) Append(rs []StatusRecord) error {
 		return fmt.Errorf("sync station status log: %w", err)
 	}
 	for _, r := range rs {
-		l.last[r.Station] = r
+		l.keep(r)
 	}
 	l.lines += len(rs)
 	if l.lines > 4*len(l.last)+1024 {

@@ -8,8 +8,8 @@ import (
 )
 
 // TestStatusLogSurvivesReopen: statuses appended are there after the log
-// is opened again, the latest per station, and a line cut short by a crash
-// is ignored.
+// is opened again, the latest per station by time (whatever order they
+// were appended in), and a line cut short by a crash is ignored.
 func TestStatusLogSurvivesReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "status.jsonl")
 	l, got, err := OpenStatusLog(path)
@@ -25,6 +25,7 @@ func TestStatusLogSurvivesReopen(t *testing.T) {
 	}
 	must(l.Append([]StatusRecord{{Point: "p1", Station: "st-1", Status: Online, At: t0}, {Point: "p1", Station: "st-2", Status: Online, At: t0}}))
 	must(l.Append([]StatusRecord{{Point: "p1", Station: "st-1", Status: Offline, At: t0.Add(time.Hour)}}))
+	must(l.Append([]StatusRecord{{Point: "p1", Station: "st-2", Status: Offline, At: t0.Add(-time.Minute)}})) // older, appended late
 	must(l.Close())
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 	must(err)
