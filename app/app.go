@@ -184,7 +184,8 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err erro
 		DeadLetters:       ingest.NewDeadLetters(cfg.Ingest.DeadLetters),
 		RepublishRejected: cfg.Ingest.RepublishRejected,
 		Store:             a.store,
-		Stations:          statusTap{Registry: a.stations, offline: a.stationOffline},
+		Stations:          a.stations,
+		OnOffline:         a.stationOffline,
 		Statuses:          a.statusLog,
 		Registerer:        a.reg,
 		Logger:            a.log,
@@ -202,12 +203,12 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err erro
 			Logger:        quiet(a.log),
 			Inbound:       inbound{a.collector},
 			InboundPrefix: ingest.TopicPrefix + "/",
-			// Off the broker's goroutine: marking the station offline saves
-			// its status and tells alerts. A known race: when a client takes
-			// a session over and says "online" at once, the old connection's
-			// end may be applied after it and show the station offline until
-			// its next status message.
-			OnStationGone: func(clientID, _ string, _ bool) { go a.collector.ConnectionGone(clientID) },
+			// The collector keeps the order of a client's connections, so
+			// that an old connection's end, heard late, does not undo what
+			// a newer one said. Off the broker's goroutine: marking the
+			// station offline saves its status and tells alerts.
+			OnConnected:   a.collector.ConnectionStarted,
+			OnStationGone: func(clientID, _ string, conn any, _ bool) { go a.collector.ConnectionGone(clientID, conn) },
 
 			// Stations log in with the registry's passwords (docs/MQTT.md).
 			Accounts:         a.stations,

@@ -20,7 +20,6 @@ import (
 	"github.com/envmon/envmon/ingest"
 	"github.com/envmon/envmon/internal/config"
 	"github.com/envmon/envmon/quality"
-	"github.com/envmon/envmon/station"
 	"github.com/envmon/envmon/store"
 	"github.com/envmon/envmon/windows"
 )
@@ -236,23 +235,8 @@ func (a *App) alertStation(id string) (alerts.StationInfo, bool) {
 		NoiseZone: v.NoiseZone, WaterTarget: v.WaterTarget, WaterBody: v.WaterBody}, true
 }
 
-// statusTap is the registry as the collector sees it, telling alerts when
-// a station says it is offline (its last will, typically).
-type statusTap struct {
-	*station.Registry
-	offline func(point, id string, at time.Time)
-}
-
-func (s statusTap) SetStatus(point, id string, st station.Status, at time.Time) error {
-	if err := s.Registry.SetStatus(point, id, st, at); err != nil {
-		return err
-	}
-	if st == station.Offline && s.offline != nil {
-		s.offline(point, id, at)
-	}
-	return nil
-}
-
+// stationOffline tells alerts that a station is shown offline: by its
+// last will, or because its connection ended.
 func (a *App) stationOffline(point, id string, at time.Time) {
 	if a.plat.alerts == nil {
 		return

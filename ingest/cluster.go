@@ -172,7 +172,7 @@ type forwarded struct {
 // processed here whatever the ownership is now, so it can never bounce.
 func (c *Collector) onForwarded(_ paho.Client, msg paho.Message) {
 	prefix := c.cluster.prefix + "to/" + c.cluster.self + "/"
-	c.handle(msg, strings.TrimPrefix(msg.Topic(), prefix), false)
+	c.handle(msg, strings.TrimPrefix(msg.Topic(), prefix), false, nil)
 }
 
 // publishStored tells the other replicas what this one stored.

@@ -131,7 +131,11 @@ type Config struct {
 	Live []func(batch []Accepted)
 	// Statuses, if set, keeps what stations say on their status topics
 	// across restarts.
-	Statuses   StatusSaver
+	Statuses StatusSaver
+	// OnOffline, if set, is told each time a station is shown offline,
+	// by its own word (a last will, typically) or because its connection
+	// to the embedded broker ended. It runs outside the collector's locks.
+	OnOffline  func(point, station string, at time.Time)
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
 	// Now is the clock; default time.Now.
@@ -151,8 +155,8 @@ type Collector struct {
 	newClient func(*paho.ClientOptions) mqttClient
 	conns     atomic.Int64 // counts connections, so a setup loop knows its own
 	clientsMu sync.Mutex
-	clients   map[string][]Topic // embedded broker's client id → its stations
-	cluster   *cluster           // nil unless SharedGroup is set
+	clients   map[string]*session // embedded broker's client id → its session
+	cluster   *cluster            // nil unless SharedGroup is set
 }
 
 // item is one received message on its way to being stored and acknowledged.
@@ -450,7 +454,7 @@ func (c *Collector) subscribeAll() error {
 // onMessage runs on paho's router goroutine: it decodes and validates, then
 // queues. A full queue blocks it, which stops reads from the broker.
 func (c *Collector) onMessage(_ paho.Client, msg paho.Message) {
-	c.handle(msg, msg.Topic(), c.cluster != nil)
+	c.handle(msg, msg.Topic(), c.cluster != nil, nil)
 }
 
 // Deliver takes a message from the embedded broker, which acknowledges it
@@ -465,10 +469,11 @@ func (c *Collector) Deliver(msg Message) {
 		return
 	default:
 	}
-	if m, ok := msg.(interface{ ClientID() string }); ok {
-		c.noteClient(m.ClientID(), msg.Topic())
+	var from *origin
+	if m, ok := msg.(connMessage); ok {
+		from = &origin{clientID: m.ClientID(), conn: m.Conn()}
 	}
-	c.handle(msg, msg.Topic(), false)
+	c.handle(msg, msg.Topic(), false, from)
 }
 
 // Publish publishes a message through the collector's connection to an
@@ -484,76 +489,10 @@ func (c *Collector) Publish(ctx context.Context, topic string, qos byte, retaine
 	return nil
 }
 
-// noteClient remembers which stations a client of the embedded broker
-// publishes as (a gateway may publish for several), for ConnectionGone.
-func (c *Collector) noteClient(clientID, topic string) {
-	t, rj := ParseTopic(topic)
-	if rj != nil {
-		return
-	}
-	c.clientsMu.Lock()
-	defer c.clientsMu.Unlock()
-	if c.clients == nil {
-		c.clients = map[string][]Topic{}
-	}
-	known, ok := c.clients[clientID]
-	if !ok && len(c.clients) >= maxClients {
-		return
-	}
-	for _, k := range known {
-		if k.Station == t.Station && k.Point == t.Point {
-			return
-		}
-	}
-	if len(known) < maxStationsPerClient {
-		c.clients[clientID] = append(known, Topic{Point: t.Point, Station: t.Station})
-	}
-}
-
-// maxStationsPerClient bounds the stations remembered for one client.
-const maxStationsPerClient = 64
-
-// maxClients bounds the clients ConnectionGone can tell about.
-const maxClients = 100_000
-
-// ConnectionGone tells the collector that the embedded broker's client
-// clientID has gone, whatever the reason: its connection ended, or another
-// connection took its session over. The station it published as is shown
-// offline from now on (saved like a status message), until it says
-// otherwise: a station that has no connection is not online. Connections
-// that end because envmon stops are not counted.
-func (c *Collector) ConnectionGone(clientID string) {
-	select {
-	case <-c.stopping:
-		return // envmon's own stop ends the connections; they say nothing of the stations
-	default:
-	}
-	c.clientsMu.Lock()
-	ts := c.clients[clientID]
-	delete(c.clients, clientID)
-	c.clientsMu.Unlock()
-	now := c.cfg.Now()
-	var recs []station.StatusRecord
-	for _, t := range ts {
-		if v, ok := c.cfg.Stations.Get(t.Station); !ok || v.Status != station.Online {
-			continue
-		}
-		if err := c.cfg.Stations.SetStatus(t.Point, t.Station, station.Offline, now); err != nil {
-			continue
-		}
-		recs = append(recs, station.StatusRecord{Point: t.Point, Station: t.Station, Status: station.Offline, At: now})
-		c.log.Info("station's connection ended; shown offline", "station", t.Station)
-	}
-	if c.cfg.Statuses != nil && len(recs) > 0 {
-		if err := c.cfg.Statuses.Append(recs); err != nil {
-			c.log.Warn("saving station statuses failed", "stations", len(recs), "err", err)
-		}
-	}
-}
-
 // handle processes a message published on topic. With forward, a reading
 // of a station another replica owns is passed to that replica instead.
-func (c *Collector) handle(msg Message, topic string, forward bool) {
+// from is the embedded broker's connection it came on, or nil.
+func (c *Collector) handle(msg Message, topic string, forward bool, from *origin) {
 	it := item{msg: msg, arrived: c.cfg.Now()}
 	if strings.HasPrefix(topic, rejectedPrefix) {
 		msg.Ack() // our own dead letters, when the filter is wider than ours
@@ -571,8 +510,13 @@ func (c *Collector) handle(msg Message, topic string, forward bool) {
 	switch {
 	case rj != nil:
 	case t.Status:
-		it.status, rj = c.status(t, msg)
+		it.status, rj = c.statusFrom(t, msg, from)
 	default:
+		if from != nil {
+			c.clientsMu.Lock()
+			c.noteLocked(*from, t)
+			c.clientsMu.Unlock()
+		}
 		var rs []reading.Reading
 		if rs, rj = Decode(t, msg.Payload(), c.cfg.Limits, now); rj == nil {
 			rj = c.admit(t)

@@ -31,7 +31,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		messages: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "envmon_ingest_messages_total",
-			Help: "MQTT messages handled, by medium (or status) and result (stored, rejected).",
+			Help: "MQTT messages handled, by medium (or status) and result (stored, rejected; superseded: a status from a connection older than one that has since published).",
 		}, []string{"medium", "result"}),
 		readings: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "envmon_ingest_readings_total",

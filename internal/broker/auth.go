@@ -46,7 +46,8 @@ type guard struct {
 	open     bool
 	allowAll bool
 	clientID string // envmon's own, reserved
-	onGone   func(clientID, username string, takenOver bool)
+	onConn   func(clientID string, conn any)
+	onGone   func(clientID, username string, conn any, takenOver bool)
 	log      *slog.Logger
 
 	bcrypt chan struct{} // bounds the CPU that password checks take
@@ -71,6 +72,7 @@ func newGuard(srv *mqtt.Server, cfg Config, log *slog.Logger) *guard {
 		open:      cfg.OpenRegistration,
 		allowAll:  cfg.AllowAll,
 		clientID:  cfg.ClientID,
+		onConn:    cfg.OnConnected,
 		onGone:    cfg.OnStationGone,
 		log:       log,
 		bcrypt:    make(chan struct{}, runtime.GOMAXPROCS(0)),
@@ -166,10 +168,14 @@ func (g *guard) authenticate(cl *mqtt.Client, pk packets.Packet) (packets.Code, 
 	return packets.CodeSuccess, ""
 }
 
-// OnSessionEstablish notes a session that this connect takes over, for
-// OnDisconnect: mochi passes it the read error, not ErrSessionTakenOver,
-// and marks the session taken over only after closing its connection.
+// OnSessionEstablish tells Config.OnConnected of the connection, and
+// notes a session that this connect takes over, for OnDisconnect: mochi
+// passes it the read error, not ErrSessionTakenOver, and marks the session
+// taken over only after closing its connection.
 func (g *guard) OnSessionEstablish(cl *mqtt.Client, _ packets.Packet) {
+	if g.onConn != nil && !cl.Net.Inline {
+		g.onConn(cl.ID, cl)
+	}
 	if g.onGone == nil {
 		return
 	}
@@ -191,7 +197,7 @@ func (g *guard) OnDisconnect(cl *mqtt.Client, err error, _ bool) {
 		return
 	}
 	taken = taken || cl.IsTakenOver() || errors.Is(err, packets.ErrSessionTakenOver)
-	g.onGone(cl.ID, string(cl.Properties.Username), taken)
+	g.onGone(cl.ID, string(cl.Properties.Username), cl, taken)
 }
 
 // OnACLCheck applies the topic rules to a publish (write), a subscription

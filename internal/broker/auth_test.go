@@ -405,12 +405,40 @@ type gone struct {
 	takenOver          bool
 }
 
+// sessionEvent is a call of OnConnected ("connected") or OnStationGone.
+type sessionEvent struct {
+	kind string
+	gone
+	conn any
+}
+
 // TestTakeover: a client id in use can be taken over by the same user
-// only, and OnStationGone says which session was taken over.
+// only; OnConnected hears of the new connection before OnStationGone of
+// the one it took over, which it says was taken over, and the two
+// connections have different identities.
 func TestTakeover(t *testing.T) {
-	events := make(chan gone, 10)
-	b := startGuarded(t, Config{OnStationGone: func(id, user string, taken bool) { events <- gone{id, user, taken} }})
+	events := make(chan sessionEvent, 10)
+	b := startGuarded(t, Config{
+		OnConnected: func(id string, conn any) { events <- sessionEvent{"connected", gone{clientID: id}, conn} },
+		OnStationGone: func(id, user string, conn any, taken bool) {
+			events <- sessionEvent{"gone", gone{id, user, taken}, conn}
+		},
+	})
+	next := func(what string) sessionEvent {
+		t.Helper()
+		select {
+		case e := <-events:
+			return e
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no call for %s", what)
+			return sessionEvent{}
+		}
+	}
 	first := pahoConnect(t, pahoOptions(b, "st-1-conn", "st-1", "pw-1"))
+	firstConn := next("the first connection")
+	if firstConn.kind != "connected" || firstConn.clientID != "st-1-conn" {
+		t.Fatalf("%+v, want st-1-conn connected", firstConn)
+	}
 
 	if code := connackCode(t, b, 5, "st-1-conn", "st-2", "pw-2", ""); code != 0x85 {
 		t.Errorf("another station took the client id: CONNACK 0x%02x, want 0x85", code)
@@ -420,18 +448,21 @@ func TestTakeover(t *testing.T) {
 	}
 	select {
 	case e := <-events:
-		t.Fatalf("OnStationGone(%+v) for a refused connect", e)
+		t.Fatalf("%+v for a refused connect", e)
 	default:
 	}
 
 	pahoConnect(t, pahoOptions(b, "st-1-conn", "st-1", "pw-1"))
-	select {
-	case e := <-events:
-		if e != (gone{"st-1-conn", "st-1", true}) {
-			t.Errorf("OnStationGone%+v, want the taken over st-1-conn", e)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("OnStationGone not called for the session taken over")
+	second := next("the second connection")
+	if second.kind != "connected" || second.clientID != "st-1-conn" {
+		t.Fatalf("%+v, want the second st-1-conn connected before the first is gone", second)
+	}
+	e := next("the session taken over")
+	if e.kind != "gone" || e.gone != (gone{"st-1-conn", "st-1", true}) {
+		t.Errorf("%+v, want the taken over st-1-conn gone", e)
+	}
+	if e.conn != firstConn.conn || e.conn == second.conn {
+		t.Error("the connection taken over is not told apart from the one that took it over")
 	}
 }
 
@@ -439,7 +470,7 @@ func TestTakeover(t *testing.T) {
 // connection that drops, neither taken over.
 func TestStationGone(t *testing.T) {
 	events := make(chan gone, 10)
-	b := startGuarded(t, Config{OpenRegistration: true, OnStationGone: func(id, user string, taken bool) { events <- gone{id, user, taken} }})
+	b := startGuarded(t, Config{OpenRegistration: true, OnStationGone: func(id, user string, _ any, taken bool) { events <- gone{id, user, taken} }})
 	c := pahoConnect(t, pahoOptions(b, "st-2-conn", "st-2", "pw-2"))
 	c.Disconnect(100)
 	raw := dialRaw(t, b)

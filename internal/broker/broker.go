@@ -62,12 +62,19 @@ type Config struct {
 	// plain broker.
 	AllowAll bool
 
+	// OnConnected, if set, is called when a client's session is
+	// established (envmon's own excepted), before the broker ends any
+	// session it takes over. conn is comparable and equal only for this
+	// connection: Message.Conn of the messages it sends, and the conn of
+	// its OnStationGone. It runs on the broker's goroutine for that
+	// client and must not block.
+	OnConnected func(clientID string, conn any)
 	// OnStationGone, if set, is called when a client's connection ends,
 	// whoever it was (envmon's own excepted), with the username it logged
-	// in as ("" if none) and whether another connection with its client
-	// id took its session over. It runs on the broker's goroutine for that
-	// client and must not block.
-	OnStationGone func(clientID, username string, takenOver bool)
+	// in as ("" if none), the connection (as for OnConnected) and whether
+	// another connection with its client id took its session over. It
+	// runs on the broker's goroutine for that client and must not block.
+	OnStationGone func(clientID, username string, conn any, takenOver bool)
 
 	// Inbound, if set, takes every message published under InboundPrefix
 	// before the broker acknowledges it (see Inbound).

@@ -47,6 +47,10 @@ func (m *Message) Payload() []byte { return m.payload }
 // ClientID is the id of the client that published the message.
 func (m *Message) ClientID() string { return m.client.ID }
 
+// Conn identifies the connection the message came on, as
+// Config.OnConnected does.
+func (m *Message) Conn() any { return m.client }
+
 // Username is the username the publishing client connected with.
 func (m *Message) Username() string { return string(m.client.Properties.Username) }
 
