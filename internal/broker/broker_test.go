@@ -20,46 +20,19 @@ func TestCloseWhileClientsDisconnect(t *testing.T) {
 	if testing.Short() {
 		t.Skip("stress test with 100 clients per round")
 	}
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	for round := range 100 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := Start(Config{Listener: ln, Logger: quiet, AllowAll: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var cs []paho.Client
-		for i := range 100 {
-			c := paho.NewClient(paho.NewClientOptions().AddBroker(b.URL()).
-				SetClientID(fmt.Sprintf("c-%d", i)).SetCleanSession(true).SetAutoReconnect(false))
-			if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
-				t.Fatalf("connect: %v", tok.Error())
+	closeWhile(t, 100, "clients disconnected", func(round int) time.Duration { return time.Duration(round%5) * 100 * time.Microsecond },
+		func(b *Broker) []func() {
+			var fs []func()
+			for i := range 100 {
+				c := paho.NewClient(paho.NewClientOptions().AddBroker(b.URL()).
+					SetClientID(fmt.Sprintf("c-%d", i)).SetCleanSession(true).SetAutoReconnect(false))
+				if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+					t.Fatalf("connect: %v", tok.Error())
+				}
+				fs = append(fs, func() { c.Disconnect(0) })
 			}
-			cs = append(cs, c)
-		}
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for _, c := range cs {
-			wg.Add(1)
-			go func() { defer wg.Done(); <-start; c.Disconnect(0) }()
-		}
-		closed := make(chan struct{})
-		go func() {
-			<-start
-			time.Sleep(time.Duration(round%5) * 100 * time.Microsecond)
-			b.Close()
-			close(closed)
-		}()
-		close(start)
-		select {
-		case <-closed:
-		case <-time.After(10 * time.Second):
-			t.Fatalf("round %d: Close hung while clients disconnected", round)
-		}
-		wg.Wait()
-	}
+			return fs
+		})
 }
 
 // TestCloseWhileClientsConnect closes the broker while clients are still
@@ -71,8 +44,31 @@ func TestCloseWhileClientsConnect(t *testing.T) {
 	if testing.Short() {
 		t.Skip("stress test with 20 clients per round")
 	}
+	closeWhile(t, 50, "clients connected", func(round int) time.Duration { return time.Duration(round%10) * 300 * time.Microsecond },
+		func(b *Broker) []func() {
+			var fs []func()
+			for i := range 20 {
+				c := paho.NewClient(paho.NewClientOptions().AddBroker(b.URL()).
+					SetClientID(fmt.Sprintf("c-%d", i)).SetAutoReconnect(false).
+					SetConnectTimeout(2 * time.Second))
+				fs = append(fs, func() {
+					if tok := c.Connect(); tok.WaitTimeout(3*time.Second) && tok.Error() == nil {
+						c.Publish("x/y", 1, false, "hi").WaitTimeout(time.Second)
+						c.Disconnect(0)
+					}
+				})
+			}
+			return fs
+		})
+}
+
+// closeWhile runs rounds rounds: each starts a broker, prepares the
+// clients' actions on it, starts them all at once and closes the broker
+// delay(round) later, failing if Close does not return.
+func closeWhile(t *testing.T, rounds int, doing string, delay func(round int) time.Duration, prepare func(*Broker) []func()) {
+	t.Helper()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	for round := range 50 {
+	for round := range rounds {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
@@ -83,24 +79,14 @@ func TestCloseWhileClientsConnect(t *testing.T) {
 		}
 		var wg sync.WaitGroup
 		start := make(chan struct{})
-		for i := range 20 {
+		for _, f := range prepare(b) {
 			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				c := paho.NewClient(paho.NewClientOptions().AddBroker(b.URL()).
-					SetClientID(fmt.Sprintf("c-%d", i)).SetAutoReconnect(false).
-					SetConnectTimeout(2 * time.Second))
-				<-start
-				if tok := c.Connect(); tok.WaitTimeout(3*time.Second) && tok.Error() == nil {
-					c.Publish("x/y", 1, false, "hi").WaitTimeout(time.Second)
-					c.Disconnect(0)
-				}
-			}()
+			go func() { defer wg.Done(); <-start; f() }()
 		}
 		closed := make(chan struct{})
 		go func() {
 			<-start
-			time.Sleep(time.Duration(round%10) * 300 * time.Microsecond)
+			time.Sleep(delay(round))
 			b.Close()
 			close(closed)
 		}()
@@ -108,7 +94,7 @@ func TestCloseWhileClientsConnect(t *testing.T) {
 		select {
 		case <-closed:
 		case <-time.After(10 * time.Second):
-			t.Fatalf("round %d: Close hung while clients connected", round)
+			t.Fatalf("round %d: Close hung while %s", round, doing)
 		}
 		wg.Wait()
 	}
