@@ -77,8 +77,8 @@ func ruleInhibitor(e *Engine, name string) bool {
 }
 
 // Dispatcher delivers the outbox with package outbox: it claims due rows
-// with a lease (SKIP LOCKED on PostgreSQL), so that replicas never send one
-// row at once, ends silenced notifications other than resolves as
+// with a lease (SKIP LOCKED on PostgreSQL) and sends each within it, so
+// that replicas never send one row at once, ends silenced notifications other than resolves as
 // "silenced", sends each other row to its receiver, records every attempt
 // in alerts_attempts, and retries with exponential backoff until the row
 // is sent or dead-lettered.
@@ -146,7 +146,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 }
 
 // Once claims and delivers the rows due now, and returns how many it
-// attempted.
+// claimed.
 func (d *Dispatcher) Once(ctx context.Context) (int, error) { return d.ob.Once(ctx) }
 
 // Delivery is an outbox row, for the API and tests.

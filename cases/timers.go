@@ -234,5 +234,5 @@ func (s *Service) newOutbox() *outbox.Outbox {
 
 // Deliver claims the outbox rows due now with a lease and sends each to its
 // receiver, retrying failures with backoff (10 s doubling, at most 8
-// attempts). It returns how many it attempted.
+// attempts). It returns how many it claimed.
 func (s *Service) Deliver(ctx context.Context) (int, error) { return s.outbox.Once(ctx) }

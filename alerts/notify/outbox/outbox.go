@@ -69,6 +69,9 @@ type Config struct {
 	Replica string
 	// Lease is how long a claimed row is held; DefaultLease when zero.
 	// Batch is how many rows Once claims at most; DefaultBatch when zero.
+	// The rows of a batch are sent one after another within the lease:
+	// each Notify's context ends a tenth of the lease before the lease
+	// does, and rows not begun by then are released to be claimed again.
 	Lease time.Duration
 	Batch int
 	// Receivers are the notifiers by name; a row whose receiver is not
@@ -86,9 +89,9 @@ type Config struct {
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// Skip, if not nil, is asked before a notification is sent: a state
-	// other than "" ends the row in that state without an attempt (alerts
-	// ends silenced notifications so). An error leaves the row to be
-	// claimed again when its lease ends.
+	// other than "" and Pending ends the row in that state without an
+	// attempt (alerts ends silenced notifications so). An error leaves
+	// the row to be claimed again when its lease ends.
 	Skip func(ctx context.Context, n *notify.Notification, now time.Time) (state string, err error)
 	// Observe, if not nil, is told what became of every row that was
 	// claimed and read, before the row is updated, for metrics and logs.
@@ -117,7 +120,7 @@ type Outbox struct {
 	lease db.Lease
 	err   error // a bad Config, returned by Once
 
-	selectRow, updateRow, insertAttempt string
+	selectRow, updateRow, releaseRow, insertAttempt string
 }
 
 var identifier = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
@@ -149,11 +152,19 @@ func New(cfg Config) *Outbox {
 	if o.err != nil {
 		return o
 	}
-	o.selectRow = `SELECT payload, receiver, attempts FROM ` + cfg.Table + ` WHERE id = $1 AND owner = $2`
+	// A claim is known by its owner and the end of its lease: two claims
+	// of one row by one replica (the second after the first's lease
+	// ended) are told apart.
+	o.selectRow = `SELECT payload, receiver, attempts FROM ` + cfg.Table + ` WHERE id = $1 AND owner = $2 AND lease_until = $3`
 	o.updateRow = `UPDATE ` + cfg.Table + ` SET state = $1, attempts = $2, due = $3, done_at = $4, last_error = $5, owner = NULL, lease_until = NULL
-		WHERE id = $6 AND owner = $7`
+		WHERE id = $6 AND owner = $7 AND lease_until = $8`
+	o.releaseRow = `UPDATE ` + cfg.Table + ` SET owner = NULL, lease_until = NULL WHERE id = $1 AND owner = $2 AND lease_until = $3`
 	if cfg.Attempts != "" {
-		o.insertAttempt = `INSERT INTO ` + cfg.Attempts + ` (outbox_id, n, at, replica, ok, retry, error) VALUES ($1, $2, $3, $4, $5, $6, $7)`
+		// A row that ends without an attempt after failed ones has the
+		// number of its last attempt: that attempt's record stays, and
+		// the reason is in the row's last_error.
+		o.insertAttempt = `INSERT INTO ` + cfg.Attempts + ` (outbox_id, n, at, replica, ok, retry, error) VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT DO NOTHING`
 	}
 	return o
 }
@@ -170,49 +181,70 @@ func (o *Outbox) Once(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	c := claim{until: now.Add(o.cfg.Lease)}
+	c.untilMs = c.until.UnixMilli()
 	var errs []error
 	for _, id := range ids {
-		if err := o.deliver(ctx, id, now); err != nil {
+		if ctx.Err() != nil {
+			break // the rows left are claimed again when the lease ends
+		}
+		if err := o.deliver(ctx, id, c); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return len(ids), errors.Join(errs...)
 }
 
-// deliver sends the claimed row id and records the outcome.
-func (o *Outbox) deliver(ctx context.Context, id string, now time.Time) error {
+// claim is one Once's lease on its rows.
+type claim struct {
+	until   time.Time
+	untilMs int64 // lease_until as written by ClaimDue
+}
+
+// deliver sends the claimed row id and records the outcome, unless the
+// lease is nearly over: then the row is released for the next claim.
+func (o *Outbox) deliver(ctx context.Context, id string, c claim) error {
+	left := c.until.Sub(o.cfg.Now()) - o.cfg.Lease/10
+	if left <= 0 {
+		_, err := o.cfg.DB.SQL().ExecContext(ctx, o.releaseRow, id, o.cfg.Replica, c.untilMs)
+		return err
+	}
 	var (
 		payload string
 		r       = Result{Key: id}
 	)
-	if err := o.cfg.DB.SQL().QueryRowContext(ctx, o.selectRow, id, o.cfg.Replica).
+	if err := o.cfg.DB.SQL().QueryRowContext(ctx, o.selectRow, id, o.cfg.Replica, c.untilMs).
 		Scan(&payload, &r.Receiver, &r.Attempts); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil // the lease ended and another claim took the row
+		}
 		return fmt.Errorf("%s %s: %w", o.cfg.Table, id, err)
 	}
 	var n notify.Notification
 	if err := json.Unmarshal([]byte(payload), &n); err != nil {
 		r.State, r.Err = Dead, fmt.Errorf("bad payload: %w", err)
-		return o.finish(ctx, r, now)
+		return o.finish(ctx, r, c)
 	}
 	if o.cfg.Skip != nil {
-		state, err := o.cfg.Skip(ctx, &n, now)
+		state, err := o.cfg.Skip(ctx, &n, o.cfg.Now())
 		if err != nil {
 			return err
 		}
-		if state != "" {
+		if state != "" && state != Pending {
 			r.State = state
-			return o.finish(ctx, r, now)
+			return o.finish(ctx, r, c)
 		}
 	}
 	nf := o.cfg.Receivers[r.Receiver]
 	if nf == nil {
 		r.State, r.Err = Dead, errors.New("no receiver "+r.Receiver)
-		return o.finish(ctx, r, now)
+		return o.finish(ctx, r, c)
 	}
-	nctx, cancel := ctx, context.CancelFunc(func() {})
-	if o.cfg.Timeout > 0 {
-		nctx, cancel = context.WithTimeoutCause(ctx, o.cfg.Timeout, errors.New("notifier timed out"))
+	timeout, cause := left, errors.New("notifier stopped before the lease ends")
+	if o.cfg.Timeout > 0 && o.cfg.Timeout < left {
+		timeout, cause = o.cfg.Timeout, errors.New("notifier timed out")
 	}
+	nctx, cancel := context.WithTimeoutCause(ctx, timeout, cause)
 	retry, err := nf.Notify(nctx, &n)
 	cancel()
 	r.Notified = true
@@ -225,16 +257,20 @@ func (o *Outbox) deliver(ctx context.Context, id string, now time.Time) error {
 	default:
 		r.State, r.Retry, r.Err = Dead, retry, err
 	}
-	return o.finish(ctx, r, now)
+	return o.finish(ctx, r, c)
 }
 
-// finish tells Observe of r and, if the lease on the row is still ours,
+// finish tells Observe of r and, if the claim on the row still holds,
 // records its new state and, in the attempts table, the attempt or why the
-// row ended without one.
-func (o *Outbox) finish(ctx context.Context, r Result, now time.Time) error {
+// row ended without one. It does so even when ctx has ended: what was sent
+// is recorded, not sent again.
+func (o *Outbox) finish(ctx context.Context, r Result, c claim) error {
 	if o.cfg.Observe != nil {
 		o.cfg.Observe(r)
 	}
+	now := o.cfg.Now()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer cancel()
 	var due, done sql.NullInt64
 	if r.State == Pending {
 		var d time.Duration
@@ -251,12 +287,12 @@ func (o *Outbox) finish(ctx context.Context, r Result, now time.Time) error {
 	}
 	ok := r.State == Sent
 	return o.cfg.DB.Tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, o.updateRow, r.State, r.Attempts, due, done, msg, r.Key, o.cfg.Replica)
+		res, err := tx.ExecContext(ctx, o.updateRow, r.State, r.Attempts, due, done, msg, r.Key, o.cfg.Replica, c.untilMs)
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return nil // the lease ended and another replica took the row
+			return nil // the lease ended and another claim took the row
 		}
 		if o.insertAttempt != "" && (ok || msg != "") {
 			_, err = tx.ExecContext(ctx, o.insertAttempt, r.Key, r.Attempts, now.UnixMilli(), o.cfg.Replica, b2i(ok), b2i(r.Retry), msg)
@@ -264,6 +300,9 @@ func (o *Outbox) finish(ctx context.Context, r Result, now time.Time) error {
 		return err
 	})
 }
+
+// finishTimeout bounds the recording of a row's outcome.
+const finishTimeout = 10 * time.Second
 
 func b2i(b bool) int {
 	if b {

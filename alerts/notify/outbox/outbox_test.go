@@ -71,28 +71,39 @@ func TestOutbox(t *testing.T) {
 	}
 }
 
-func testOutbox(t *testing.T, cfg db.Config) {
-	ctx := t.Context()
-	d, err := db.Open(ctx, cfg)
+// openTable opens a database of cfg with the test tables.
+func openTable(t *testing.T, cfg db.Config) *db.DB {
+	t.Helper()
+	d, err := db.Open(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Close() })
-	if err := d.Migrate(ctx, "outboxtest", schema); err != nil {
+	if err := d.Migrate(t.Context(), "outboxtest", schema); err != nil {
 		t.Fatal(err)
 	}
+	return d
+}
+
+// insertRow adds a pending row due at due.
+func insertRow(t *testing.T, d *db.DB, id, receiver, payload string, due time.Time) {
+	t.Helper()
+	if _, err := d.SQL().ExecContext(t.Context(), `INSERT INTO test_outbox (id, receiver, payload, state, due) VALUES ($1, $2, $3, 'pending', $4)`,
+		id, receiver, payload, due.UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func payload(key string, kind notify.Kind) string {
+	b, _ := json.Marshal(notify.Notification{Key: key, Kind: kind})
+	return string(b)
+}
+
+func testOutbox(t *testing.T, cfg db.Config) {
+	ctx := t.Context()
+	d := openTable(t, cfg)
 	now := time.UnixMilli(1_700_000_000_000)
-	insert := func(id, receiver, payload string) {
-		t.Helper()
-		if _, err := d.SQL().ExecContext(ctx, `INSERT INTO test_outbox (id, receiver, payload, state, due) VALUES ($1, $2, $3, 'pending', $4)`,
-			id, receiver, payload, now.UnixMilli()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	payload := func(key string, kind notify.Kind) string {
-		b, _ := json.Marshal(notify.Notification{Key: key, Kind: kind})
-		return string(b)
-	}
+	insert := func(id, receiver, payload string) { t.Helper(); insertRow(t, d, id, receiver, payload, now) }
 	insert("ok", "good", payload("ok", notify.Firing))
 	insert("flaky", "flaky", payload("flaky", notify.Firing))
 	insert("refused", "refuse", payload("refused", notify.Firing))
@@ -215,6 +226,104 @@ func testOutbox(t *testing.T, cfg db.Config) {
 	want := []string{"flaky 1 r1 0 1", "flaky 2 r1 0 1", "garbled 0 r1 0 0", "lost 0 r1 0 0", "ok 1 r1 1 0", "refused 1 r1 0 0", "slow 1 r1 0 1", "slow 2 r1 0 1"}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("attempts:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestLeaseEndsMidBatch: the rows of a batch are sent within its lease.
+// When a send outlasts the lease, the rows not yet begun are not sent:
+// released for the next claim, or, if another claim (here by the same
+// replica) has taken them meanwhile, left to it; and the late send's
+// outcome does not overwrite that claim's.
+func TestLeaseEndsMidBatch(t *testing.T) {
+	for _, eng := range engines {
+		for _, taken := range []bool{false, true} {
+			name := eng.name + "/released"
+			if taken {
+				name = eng.name + "/taken"
+			}
+			t.Run(name, func(t *testing.T) {
+				d := openTable(t, eng.fresh(t))
+				now := time.UnixMilli(1_700_000_000_000)
+				insertRow(t, d, "a", "good", payload("a", notify.Firing), now)
+				insertRow(t, d, "b", "good", payload("b", notify.Firing), now)
+				var sent []string
+				lease := db.Lease{Table: "test_outbox", Key: "id", Due: "due", Owner: "owner", Until: "lease_until"}
+				ob := outbox.New(outbox.Config{
+					DB: d, Table: "test_outbox", Replica: "r1", Lease: time.Minute,
+					Receivers: map[string]notify.Notifier{"good": notify.Func(func(ctx context.Context, n *notify.Notification) (bool, error) {
+						sent = append(sent, n.Key)
+						if len(sent) == 1 { // a slow send: the lease ends meanwhile
+							now = now.Add(2 * time.Minute)
+							if taken {
+								if _, err := d.ClaimDue(ctx, lease, "r1", now, time.Minute, 10); err != nil {
+									t.Error(err)
+								}
+							}
+						}
+						return false, nil
+					})},
+					Now: func() time.Time { return now },
+				})
+				if _, err := ob.Once(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+				if strings.Join(sent, " ") != "a" {
+					t.Fatalf("sent %v in one claim, want [a]: b was begun after the lease ended", sent)
+				}
+				var owned int
+				d.SQL().QueryRow(`SELECT COUNT(*) FROM test_outbox WHERE owner IS NOT NULL`).Scan(&owned)
+				if a, b := getRow(t, d, "a"), getRow(t, d, "b"); taken {
+					if a.state != "pending" || b.state != "pending" || owned != 2 {
+						t.Errorf("a %+v, b %+v, %d owned; want both pending and held by the second claim", a, b, owned)
+					}
+				} else if a.state != "sent" || b.state != "pending" || b.attempts != 0 || owned != 0 {
+					t.Errorf("a %+v, b %+v, %d owned; want a sent, b pending and released", a, b, owned)
+				}
+				if !taken {
+					if _, err := ob.Once(t.Context()); err != nil {
+						t.Fatal(err)
+					}
+					if strings.Join(sent, " ") != "a b" || getRow(t, d, "b").state != "sent" {
+						t.Errorf("after the next claim sent %v, b %+v; want b sent", sent, getRow(t, d, "b"))
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestDeadAfterAttempts: a row that ends without an attempt after failed
+// ones (its receiver was removed meanwhile) is dead-lettered, and its
+// attempts stay recorded.
+func TestDeadAfterAttempts(t *testing.T) {
+	for _, eng := range engines {
+		t.Run(eng.name, func(t *testing.T) {
+			d := openTable(t, eng.fresh(t))
+			now := time.UnixMilli(1_700_000_000_000)
+			insertRow(t, d, "x", "flaky", payload("x", notify.Firing), now)
+			cfg := outbox.Config{
+				DB: d, Table: "test_outbox", Attempts: "test_attempts", Replica: "r1", MaxAttempts: 5,
+				Receivers: map[string]notify.Notifier{"flaky": notify.Func(func(context.Context, *notify.Notification) (bool, error) {
+					return true, errors.New("503")
+				})},
+				Now: func() time.Time { return now },
+			}
+			if _, err := outbox.New(cfg).Once(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			cfg.Receivers = nil
+			if _, err := outbox.New(cfg).Once(t.Context()); err != nil {
+				t.Fatalf("ending the row without its receiver: %v", err)
+			}
+			if r := getRow(t, d, "x"); r.state != "dead" || r.attempts != 1 || r.lastError != "no receiver flaky" {
+				t.Errorf("row %+v, want dead after 1 attempt, for want of its receiver", r)
+			}
+			var n int
+			d.SQL().QueryRow(`SELECT COUNT(*) FROM test_attempts WHERE outbox_id = 'x'`).Scan(&n)
+			if n != 1 {
+				t.Errorf("%d attempts recorded, want 1", n)
+			}
+		})
 	}
 }
 
