@@ -252,6 +252,15 @@ func (c *Collector) Run(ctx context.Context) error {
 		c.addRoutes()
 	}
 
+	// Every sink's cursor is opened before the writer starts: an in-memory
+	// sink's starts where the store writer is, and a batch the writer
+	// stored and committed before it opened would be missed, neither in the
+	// state rebuilt from the store nor given to the sink. And a cursor that
+	// cannot be opened stops Run before anything runs.
+	sinks, err := c.openSinks()
+	if err != nil {
+		return err
+	}
 	// The writer starts first: whatever a previous run left in the spool is
 	// written before anything newer, since the spool is a FIFO.
 	writeCtx, stopWriter := context.WithCancel(context.WithoutCancel(ctx))
@@ -260,12 +269,7 @@ func (c *Collector) Run(ctx context.Context) error {
 		defer close(writerDone)
 		c.writeLoop(writeCtx)
 	}()
-	sinksDone, err := c.startSinks(writeCtx)
-	if err != nil {
-		stopWriter()
-		<-writerDone
-		return err
-	}
+	sinksDone := c.startSinks(writeCtx, sinks)
 	acceptDone := make(chan struct{})
 	go func() {
 		defer close(acceptDone)

@@ -78,25 +78,44 @@ func (c *Collector) liveSink() StreamSink {
 	}}}
 }
 
-// startSinks opens each sink's cursor and feeds it until ctx ends; the
-// returned channel is closed when every sink has stopped.
-func (c *Collector) startSinks(ctx context.Context) (<-chan struct{}, error) {
+// openSink is a sink with its cursor opened.
+type openSink struct {
+	sink Sink
+	cur  *spool.Cursor
+}
+
+// openSinks opens every sink's cursor. If one cannot be opened, it
+// releases those it opened and returns the error.
+func (c *Collector) openSinks() ([]openSink, error) {
 	sinks := append([]StreamSink{c.liveSink()}, c.cfg.Sinks...)
-	done := make(chan struct{})
-	var running sync.WaitGroup
+	opened := make([]openSink, 0, len(sinks))
 	for _, s := range sinks {
 		cur, err := c.cfg.Spool.Cursor(s.Sink.Name(), spool.CursorOptions{FromDefault: s.InMemory})
 		if err != nil {
+			for _, o := range opened {
+				o.cur.Release()
+			}
 			return nil, fmt.Errorf("ingest: sink %s: %w", s.Sink.Name(), err)
 		}
+		opened = append(opened, openSink{sink: s.Sink, cur: cur})
+	}
+	return opened, nil
+}
+
+// startSinks feeds each sink from its cursor until ctx ends; the returned
+// channel is closed when every sink has stopped.
+func (c *Collector) startSinks(ctx context.Context, sinks []openSink) <-chan struct{} {
+	done := make(chan struct{})
+	var running sync.WaitGroup
+	for _, s := range sinks {
 		running.Add(1)
 		go func() {
 			defer running.Done()
-			c.runSink(ctx, s.Sink, cur)
+			c.runSink(ctx, s.sink, s.cur)
 		}()
 	}
 	go func() { running.Wait(); close(done) }()
-	return done, nil
+	return done
 }
 
 // Cursor is a sink's own position in the spool; *spool.Cursor satisfies
@@ -121,7 +140,10 @@ const sinkCommitEvery = 250 * time.Millisecond
 // runSink feeds sink from its cursor until ctx ends: read a batch, decode
 // it, consume it (retrying with backoff until it succeeds), and commit —
 // every sinkCommitEvery (by the collector's clock) while records keep
-// coming, and once none has come for sinkCommitEvery.
+// coming, and once none has come for sinkCommitEvery. Once ctx ends it
+// takes no further batch: the backlog stays spooled for the next start,
+// and what was taken is committed. A commit that fails is tried again at
+// the next.
 func (c *Collector) runSink(ctx context.Context, sink Sink, cur Cursor) {
 	log := c.log.With("sink", sink.Name())
 	var names names // this loop's own
@@ -131,17 +153,20 @@ func (c *Collector) runSink(ctx context.Context, sink Sink, cur Cursor) {
 		lastCommit time.Time
 	)
 	commit := func() {
+		lastCommit = c.cfg.Now()
 		if err := cur.Commit(taken); err != nil {
+			// Still dirty: tried again at the next commit.
 			log.Error("committing the sink's cursor failed; the batch may be given again after a restart", "err", err)
+			return
 		}
-		dirty, lastCommit = false, c.cfg.Now()
+		dirty = false
 	}
 	defer func() {
 		if dirty {
 			commit()
 		}
 	}()
-	for {
+	for ctx.Err() == nil { // a stop does not wait for the backlog
 		var recs [][]byte
 		var pos spool.Position
 		var err error

@@ -184,3 +184,160 @@ func TestSinkCommits(t *testing.T) {
 		})
 	}
 }
+
+// spooledPositions returns the position after each of the n records in sp,
+// read by a cursor of its own.
+func spooledPositions(t *testing.T, sp *spool.Spool, n int) []spool.Position {
+	t.Helper()
+	probe, err := sp.Cursor("probe", spool.CursorOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ps []spool.Position
+	for range n {
+		_, p, err := probe.Read(context.Background(), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, p)
+	}
+	return ps
+}
+
+// failingCommits is a commitLog whose commits of position fail fail fail
+// times, and which says on failed when one has.
+type failingCommits struct {
+	commitLog
+	fail   spool.Position
+	times  int
+	failed chan struct{}
+}
+
+func (f *failingCommits) Commit(pos spool.Position) error {
+	f.mu.Lock()
+	if pos == f.fail && f.times > 0 {
+		f.times--
+		f.mu.Unlock()
+		f.failed <- struct{}{}
+		return errors.New("disk full")
+	}
+	f.mu.Unlock()
+	return f.commitLog.Commit(pos)
+}
+
+// TestSinkCommitRetried: a commit that fails is tried again, even when no
+// record comes after it: at the latest when the sink stops.
+func TestSinkCommitRetried(t *testing.T) {
+	sp := openSpool(t, t.TempDir())
+	cur, err := sp.Cursor("counting", spool.CursorOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendReadings(t, sp, "a", 2)
+	seqs := spooledPositions(t, sp, 2)
+	clock := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+	c, err := New(Config{Store: newCountingStore(), Stations: station.New(nil, false, quietLogger()), Spool: sp,
+		Logger: quietLogger(), BatchSize: 2, Now: func() time.Time { return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The only batch is committed at once (none was before), and that
+	// commit fails.
+	log := &failingCommits{commitLog: commitLog{cur: cur}, fail: seqs[1], times: 1, failed: make(chan struct{}, 1)}
+	sink := &countingSink{got: make(chan int, 10)}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); c.runSink(ctx, sink, log) }()
+	<-log.failed
+	cancel()
+	<-done
+	if _, committed, _ := log.last(); committed != seqs[1] {
+		t.Fatalf("the sink stopped with its cursor committed at %v after a failed commit; want %v", committed, seqs[1])
+	}
+}
+
+// TestSinkStopsWithBacklog: a sink stops once its context ends, with the
+// backlog still spooled, and commits what it took.
+func TestSinkStopsWithBacklog(t *testing.T) {
+	sp := openSpool(t, t.TempDir())
+	cur, err := sp.Cursor("stopping", spool.CursorOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendReadings(t, sp, "a", 6)
+	seqs := spooledPositions(t, sp, 6)
+	clock := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+	c, err := New(Config{Store: newCountingStore(), Stations: station.New(nil, false, quietLogger()), Spool: sp,
+		Logger: quietLogger(), BatchSize: 2, Now: func() time.Time { return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	consumed := 0
+	// The first batch is taken, and the stop comes while it is consumed.
+	sink := SinkFunc{SinkName: "stopping", ConsumeFunc: func(_ context.Context, batch []Accepted) error {
+		consumed += len(batch)
+		cancel()
+		return nil
+	}}
+	log := &commitLog{cur: cur}
+	c.runSink(ctx, sink, log)
+	if consumed != 2 {
+		t.Errorf("the sink consumed %d readings after its context ended; want only the batch of 2 it had", consumed)
+	}
+	if _, committed, _ := log.last(); committed != seqs[1] {
+		t.Errorf("the stopped sink's cursor is committed at %v; want %v, after the batch it took", committed, seqs[1])
+	}
+}
+
+// TestRunSinkCursorFails: when a sink's cursor cannot be opened, Run
+// returns the error having started nothing, and the cursors it opened are
+// free again: a Run with a fixed Config works on the same spool.
+func TestRunSinkCursorFails(t *testing.T) {
+	sp := openSpool(t, t.TempDir())
+	appendReadings(t, sp, "a", 3)
+	sink := func(got chan<- int) StreamSink {
+		return StreamSink{Sink: SinkFunc{SinkName: "dup", ConsumeFunc: func(_ context.Context, batch []Accepted) error {
+			got <- len(batch)
+			return nil
+		}}}
+	}
+	cfg := func(sinks ...StreamSink) Config {
+		return Config{Store: newCountingStore(), Stations: station.New(nil, false, quietLogger()), Spool: sp,
+			Logger: quietLogger(), Sinks: sinks}
+	}
+	first := make(chan int, 10)
+	c, err := New(cfg(sink(first), sink(first))) // the same name twice
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Run(context.Background()); err == nil {
+		t.Fatal("Run returned nil with two sinks of the same name")
+	}
+
+	second := make(chan int, 10)
+	c, err = New(cfg(sink(second)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	runErr := make(chan error, 1)
+	go func() { runErr <- c.Run(ctx) }()
+	for n := 0; n < 3; {
+		select {
+		case k := <-second:
+			n += k
+		case err := <-runErr:
+			cancel()
+			t.Fatalf("the second Run returned %v before its sink had the 3 readings", err)
+		}
+	}
+	cancel()
+	if err := <-runErr; err != nil {
+		t.Fatal(err)
+	}
+	if n := len(first); n != 0 {
+		t.Fatalf("the failed Run's sink consumed %d batches", n)
+	}
+}

@@ -78,7 +78,7 @@ func (s *Spool) allNamed() []*reader {
 
 // skipLaggardsLocked moves the named cursors whose commit point lies in a
 // segment up to last, which is being deleted to make room, to the segment
-// after it: the records between are lost to them, and counted.
+// after it: the records between, if any, are lost to them, and counted.
 func (s *Spool) skipLaggardsLocked(last segment) {
 	next := Position{seg: s.nextSeq, off: segHeaderLen, seq: s.nextSeq}
 	if len(s.segs) > 0 {
@@ -89,9 +89,13 @@ func (s *Spool) skipLaggardsLocked(last segment) {
 			continue
 		}
 		skipped := next.seq - min(r.commit.seq, next.seq)
-		s.log.Warn("a cursor fell behind by more than the spool holds; it skips what was deleted to make room",
-			"cursor", r.name, "records_skipped", skipped)
-		s.m.cursorSkipped.WithLabelValues(r.name).Add(float64(skipped))
+		// None skipped: its commit point was at the end of the deleted
+		// segments, which it had consumed in full; it only moves on.
+		if skipped > 0 {
+			s.log.Warn("a cursor fell behind by more than the spool holds; it skips what was deleted to make room",
+				"cursor", r.name, "records_skipped", skipped)
+			s.m.cursorSkipped.WithLabelValues(r.name).Add(float64(skipped))
+		}
 		r.commit = next
 		if r.cursor.before(next) {
 			r.cursor = next
@@ -118,14 +122,15 @@ type CursorOptions struct {
 // pace. The spool keeps a segment until every cursor has committed past it
 // (within its size bound; see CursorOptions.Holding).
 type Cursor struct {
-	s *Spool
-	r *reader
+	s        *Spool
+	r        *reader
+	released bool // guarded by s.mu
 }
 
 // Cursor returns the cursor called name (lower-case letters, digits, '_'
 // and '-', at most 32), resuming at its commit point of an earlier run; a
 // new one starts at the default consumer's commit point. Ask for each name
-// once per Open.
+// once per Open, or again after Release.
 func (s *Spool) Cursor(name string, opts CursorOptions) (*Cursor, error) {
 	if !validCursorName(name) {
 		return nil, fmt.Errorf("spool: cursor name %q: want 1 to 32 of a-z, 0-9, _ and -, starting with a letter or digit", name)
@@ -167,6 +172,21 @@ func (c *Cursor) Lag() int64 {
 	c.s.mu.Lock()
 	defer c.s.mu.Unlock()
 	return c.r.lagLocked(c.s.nextSeq)
+}
+
+// Release gives the cursor's name back, after any Read or Commit in
+// progress: Spool.Cursor may hand it out again in this run, resuming at the
+// commit point, so that records read but not committed are read again. The
+// cursor must not be used after; releasing it again does nothing.
+func (c *Cursor) Release() error {
+	err := c.r.close()
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	if !c.released {
+		c.released = true
+		c.r.active, c.r.cursor = false, c.r.commit
+	}
+	return err
 }
 
 // Name returns the cursor's name.

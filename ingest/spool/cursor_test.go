@@ -3,6 +3,9 @@ package spool
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -167,4 +170,98 @@ func TestSlowCursorDoesNotHold(t *testing.T) {
 			equalRecords(t, got, recs(int(skipped), 13))
 		})
 	}
+}
+
+// TestCursorBadCommitFile: a named cursor whose commit file is damaged
+// replays every record in the spool, not only those after the default
+// consumer's commit point, which says nothing of what it consumed.
+func TestCursorBadCommitFile(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, Options{})
+	a := mustCursor(t, s, "a", CursorOptions{})
+	appendAll(t, s, recs(0, 5)...)
+	_, pa := cursorReadN(t, a, 1)
+	if err := a.Commit(pa); err != nil {
+		t.Fatal(err)
+	}
+	_, pos := readN(t, s, 5, 5)
+	if err := s.Commit(pos); err != nil {
+		t.Fatal(err)
+	}
+	closeSpool(t, s)
+	if err := os.Truncate(filepath.Join(dir, commitFile("a")), 0); err != nil {
+		t.Fatal(err)
+	}
+
+	s = open(t, dir, Options{})
+	a = mustCursor(t, s, "a", CursorOptions{})
+	if lag := a.Lag(); lag != 5 {
+		t.Fatalf("cursor a lags by %d records after its commit file was damaged; want all 5 again", lag)
+	}
+	got, _ := cursorReadN(t, a, 5)
+	equalRecords(t, got, recs(0, 5))
+}
+
+// TestSkipAtSegmentEnd: a cursor whose commit point is at the end of a
+// segment when the segment is deleted has lost nothing: it moves on to the
+// next segment without a warning and without counting skipped records.
+func TestSkipAtSegmentEnd(t *testing.T) {
+	n := frameBytes([][]byte{rec(0)})
+	o, logs := loggedOptions(t, Options{SegmentBytes: segHeaderLen + 4*n, Registerer: prometheus.NewRegistry()})
+	s := open(t, t.TempDir(), o)
+	c := mustCursor(t, s, "c", CursorOptions{})
+	for i := range 12 {
+		appendAll(t, s, rec(i))
+	}
+	_, pos := readN(t, s, 12, 100)
+	if err := s.Commit(pos); err != nil {
+		t.Fatal(err)
+	}
+	// The cursor has the first segment in full: its commit point is at
+	// that segment's end, and the segment is deleted.
+	_, pc := cursorReadN(t, c, 4)
+	if pc.seg != 0 || pc.off != segHeaderLen+4*n {
+		t.Fatalf("commit point %+v; the test wants it at the end of the first segment", pc)
+	}
+	if err := c.Commit(pc); err != nil {
+		t.Fatal(err)
+	}
+	appendAll(t, s, rec(12))
+	if skipped := testutil.ToFloat64(s.m.cursorSkipped.WithLabelValues("c")); skipped != 0 {
+		t.Fatalf("%v records counted as skipped; the cursor had consumed the deleted segment", skipped)
+	}
+	if strings.Contains(logs.String(), "fell behind") {
+		t.Fatal("warned of a cursor that fell behind, yet it had lost nothing")
+	}
+	got, _ := cursorReadN(t, c, 9)
+	equalRecords(t, got, recs(4, 13))
+}
+
+// TestCursorRelease: a released cursor's name is handed out again, and
+// the new cursor resumes at the commit point: what was read but not
+// committed is read again.
+func TestCursorRelease(t *testing.T) {
+	s := open(t, t.TempDir(), Options{})
+	c := mustCursor(t, s, "c", CursorOptions{})
+	appendAll(t, s, recs(0, 5)...)
+	_, p := cursorReadN(t, c, 2)
+	if err := c.Commit(p); err != nil {
+		t.Fatal(err)
+	}
+	cursorReadN(t, c, 2) // read, not committed
+	if _, err := s.Cursor("c", CursorOptions{}); err == nil {
+		t.Fatal("a cursor in use was handed out again")
+	}
+	if err := c.Release(); err != nil {
+		t.Fatal(err)
+	}
+	c2 := mustCursor(t, s, "c", CursorOptions{})
+	if err := c.Release(); err != nil { // again: leaves c2 alone
+		t.Fatal(err)
+	}
+	if _, err := s.Cursor("c", CursorOptions{}); err == nil {
+		t.Fatal("releasing an old cursor again freed the name of the new one")
+	}
+	got, _ := cursorReadN(t, c2, 3)
+	equalRecords(t, got, recs(2, 5))
 }

@@ -284,7 +284,13 @@ func (s *Spool) recover() error {
 			return err
 		}
 		if !ok {
+			// Damaged (readCommit logged it): the cursor replays every
+			// record there is, since the default consumer's commit point
+			// says nothing of what this one consumed.
 			p = c
+			if len(bases) > 0 {
+				p = Position{seg: bases[0], off: segHeaderLen, seq: bases[0]}
+			}
 		}
 		s.readers[name] = &reader{name: name, commit: p}
 		if p.before(oldest) {
