@@ -152,7 +152,14 @@ func (s *Service) Act(ctx context.Context, p auth.Principal, id, action string, 
 			if in.Rating != "" {
 				comment = strings.TrimSpace("rating " + in.Rating + "; " + comment)
 			}
-			if in.Rating == "poor" {
+			if in.Rating != "poor" {
+				// A recheck still pending from an earlier poor rating is
+				// answered by this closing; none may act on a case closed
+				// well.
+				if err := meet(ctx, tx, id, TimerRecheck, now); err != nil {
+					return err
+				}
+			} else {
 				due := now.Add(s.cfg.Rules.Recheck)
 				if err := s.armTimer(ctx, tx, id, TimerRecheck, due, now); err != nil {
 					return err
@@ -167,6 +174,11 @@ func (s *Service) Act(ctx context.Context, p auth.Principal, id, action string, 
 			}
 		case "reopen":
 			if _, err := tx.ExecContext(ctx, `UPDATE cases_cases SET closed_at = NULL, resolved_at = NULL WHERE id = $1`, id); err != nil {
+				return err
+			}
+			// Reopening answers a poor rating's recheck: the case is
+			// worked again, on its re-armed feedback deadline.
+			if err := meet(ctx, tx, id, TimerRecheck, now); err != nil {
 				return err
 			}
 			days := s.cfg.Rules.Feedback
@@ -209,11 +221,21 @@ func (s *Service) Act(ctx context.Context, p auth.Principal, id, action string, 
 			if c.Complex {
 				return &TransitionError{Action: action, State: c.State, Allowed: slices.DeleteFunc(Allowed(c.State, c.Source), func(a string) bool { return a == "complex" })}
 			}
+			// Complex lengthens the feedback deadline and never shortens
+			// it: after a reopen or a pause the current one may be later
+			// than the working days from entry.
 			due := s.cal.AddWorkingDays(c.EnteredAt, s.cfg.Rules.Complex)
 			if _, err := tx.ExecContext(ctx, `UPDATE cases_cases SET complex = 1 WHERE id = $1`, id); err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE cases_timers SET deadline = $1, next = CASE WHEN state = 'pending' THEN $2 ELSE next END WHERE case_id = $3 AND kind = 'feedback' AND state IN ('pending', 'paused')`,
+			var current int64
+			err := tx.QueryRowContext(ctx, `SELECT deadline FROM cases_timers WHERE case_id = $1 AND kind = 'feedback' AND state IN ('pending', 'paused')`, id).Scan(&current)
+			if err != nil && err != sql.ErrNoRows {
+				return err
+			}
+			if err == nil && !due.After(fromMs(current)) {
+				due = fromMs(current)
+			} else if _, err := tx.ExecContext(ctx, `UPDATE cases_timers SET deadline = $1, next = CASE WHEN state = 'pending' THEN $2 ELSE next END WHERE case_id = $3 AND kind = 'feedback' AND state IN ('pending', 'paused')`,
 				ms(due), ms(s.firstAction(due, now)), id); err != nil {
 				return err
 			}

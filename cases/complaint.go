@@ -5,9 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/envmon/envmon/db"
 )
@@ -151,25 +154,140 @@ func (s *Service) Submit(ctx context.Context, c Complaint) (Receipt, error) {
 	return rc, nil
 }
 
+// withheld is what scrub puts in place of personal data.
+const withheld = "[withheld]"
+
+var (
+	// mobileRE is a Chinese mobile number: 1[3-9] and nine digits (the
+	// 13x to 19x blocks of MIIT's numbering plan), digits optionally
+	// split by a space or a dash, with an optional 86, +86 or 0086 prefix.
+	mobileRE = regexp.MustCompile(`(?:(?:\+|00)?86[\s\-]*)?1[3-9](?:[\s\-]?\d){9}`)
+	emailRE  = regexp.MustCompile(`[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}`)
+	// phoneSep is what may stand between the digits of a phone number.
+	phoneSep = `[\s\-.()]*`
+)
+
+// minPhoneDigits is the fewest digits of a phone number scrub looks for:
+// China's subscriber numbers are 7 or 8 digits after the area code, so a
+// shorter one is no phone number and would only wipe unrelated figures.
+const minPhoneDigits = 7
+
 // scrub replaces the complainant's own name, phone and e-mail in free text
-// with a mark, so that they are not stored or shown in clear.
-func scrub(text string, personal ...string) string {
-	for _, p := range personal {
-		if p = strings.TrimSpace(p); len(p) >= 2 {
-			text = strings.ReplaceAll(text, p, "[withheld]")
-		}
+// with a mark, so that they are not stored or shown in clear. It also
+// replaces any e-mail address and any Chinese mobile number, and it finds
+//   - the name whole, each of its words of at least 2 characters, and its
+//     words run together in either order (赵 晓兰 as 赵晓兰), ignoring case;
+//     a word in Latin letters only where it is a whole word;
+//   - the phone by its digits, however spaced or dashed, with or without
+//     the +86 or 0086 prefix.
+func scrub(text, name, phone, email string) string {
+	if e := strings.TrimSpace(email); utf8.RuneCountInString(e) >= 2 {
+		text = replaceFold(text, e, false)
+	}
+	text = emailRE.ReplaceAllString(text, withheld)
+	if re := phoneRE(phone); re != nil {
+		text = replaceDigits(text, re)
+	}
+	text = replaceDigits(text, mobileRE)
+	for _, n := range nameForms(name) {
+		text = replaceFold(text, n, true)
 	}
 	return text
 }
 
+// nameForms are the forms of name that scrub looks for, longest first.
+func nameForms(name string) []string {
+	words := strings.Fields(name)
+	forms := []string{strings.Join(words, " ")}
+	if len(words) > 1 {
+		rev := slices.Clone(words)
+		slices.Reverse(rev)
+		forms = append(forms, strings.Join(rev, " "), strings.Join(words, ""), strings.Join(rev, ""))
+		forms = append(forms, words...)
+	}
+	forms = slices.DeleteFunc(forms, func(f string) bool { return utf8.RuneCountInString(f) < 2 })
+	slices.SortStableFunc(forms, func(a, b string) int { return len(b) - len(a) })
+	return slices.Compact(forms)
+}
+
+// replaceFold replaces every match of lit in text, ignoring case; with
+// words, a match that begins or ends with a letter or digit must not run
+// on into another.
+func replaceFold(text, lit string, words bool) string {
+	pat := regexp.QuoteMeta(lit)
+	if words {
+		if r, _ := utf8.DecodeRuneInString(lit); isASCIIWord(r) {
+			pat = `\b` + pat
+		}
+		if r, _ := utf8.DecodeLastRuneInString(lit); isASCIIWord(r) {
+			pat += `\b`
+		}
+	}
+	return regexp.MustCompile(`(?i)`+pat).ReplaceAllString(text, withheld)
+}
+
+func isASCIIWord(r rune) bool {
+	return r < utf8.RuneSelf && (r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r))
+}
+
+// phoneRE matches the digits of phone (without a leading 86 or 0086 when
+// there are more than 11), any separators between them, and an optional
+// 86, +86 or 0086 prefix; nil if phone has fewer than minPhoneDigits digits.
+func phoneRE(phone string) *regexp.Regexp {
+	var digits []string
+	for _, r := range phone {
+		if r >= '0' && r <= '9' {
+			digits = append(digits, string(r))
+		}
+	}
+	d := strings.Join(digits, "")
+	switch {
+	case strings.HasPrefix(d, "0086") && len(d) > 13:
+		digits = digits[4:]
+	case strings.HasPrefix(d, "86") && len(d) > 11:
+		digits = digits[2:]
+	}
+	if len(digits) < minPhoneDigits {
+		return nil
+	}
+	return regexp.MustCompile(`(?:(?:\+|00)?86` + phoneSep + `)?` + strings.Join(digits, phoneSep))
+}
+
+// replaceDigits replaces the leftmost matches of re in text that are not
+// part of a longer run of digits. re's matches begin with an ASCII byte.
+func replaceDigits(text string, re *regexp.Regexp) string {
+	var b strings.Builder
+	last, pos := 0, 0
+	for pos < len(text) {
+		m := re.FindStringIndex(text[pos:])
+		if m == nil {
+			break
+		}
+		start, end := pos+m[0], pos+m[1]
+		if start > 0 && isDigit(text[start-1]) || end < len(text) && isDigit(text[end]) {
+			pos = start + 1
+			continue
+		}
+		b.WriteString(text[last:start])
+		b.WriteString(withheld)
+		last, pos = end, end
+	}
+	b.WriteString(text[last:])
+	return b.String()
+}
+
+func isDigit(b byte) bool { return b >= '0' && b <= '9' }
+
 // mergeTarget returns the open complaint case that c merges into, or "".
+// A resolved case is not open to merging: it shows closed on Open311 and
+// nobody works it any more.
 func (s *Service) mergeTarget(ctx context.Context, tx *sql.Tx, c Complaint) (string, error) {
 	if c.Lat == nil {
 		return "", nil
 	}
 	w := s.cfg.Merge.Within
 	rows, err := tx.QueryContext(ctx, `SELECT id, lat, lon FROM cases_cases
-		WHERE source <> 'alert' AND category = $1 AND state <> 'closed' AND lat IS NOT NULL AND received_at >= $2 AND received_at <= $3
+		WHERE source <> 'alert' AND category = $1 AND state NOT IN ('resolved', 'closed') AND lat IS NOT NULL AND received_at >= $2 AND received_at <= $3
 		ORDER BY received_at, id`, c.Category, ms(c.ReceivedAt.Add(-w)), ms(c.ReceivedAt.Add(w)))
 	if err != nil {
 		return "", err

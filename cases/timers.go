@@ -80,7 +80,9 @@ func (s *Service) tickBatch(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("cases: timers: %w", err)
 	}
 	for _, ch := range changes {
-		s.hub.Publish(ch)
+		if ch.Type != "" {
+			s.hub.Publish(ch)
+		}
 	}
 	return acted, nil
 }
@@ -89,10 +91,30 @@ func (s *Service) tickBatch(ctx context.Context) (int, error) {
 // the deadline, overdue and escalation to the grid cell's supervisor;
 // then reminders every RemindEvery, escalating one grid level up every
 // EscalateEvery.
+//
+// It locks the case row first, so that two timers of one case acting on
+// two replicas at once see each other's escalation and do not both
+// escalate to the same level.
+//
+// A closed case's timers do not act, but for the recheck of a poor
+// rating: any other (such as one armed before a reopen) is marked met as
+// of the closing, and the returned Change has no Type.
+//
+// Every notification key names the timer, its deadline and the action's
+// count, so that a timer re-armed (a reopen, another poor rating), whose
+// counts start again from zero, does not repeat the keys of its earlier
+// arming, which cases_outbox keeps.
 func (s *Service) act(ctx context.Context, tx *sql.Tx, t dueTimer, now time.Time) (Change, error) {
-	c, err := getCase(ctx, tx, t.caseID)
+	c, err := s.lockCase(ctx, tx, t.caseID)
 	if err != nil {
 		return Change{}, err
+	}
+	if c.State == Closed && (t.kind != TimerRecheck || c.Rating != "poor") {
+		closed := now
+		if c.ClosedAt != nil {
+			closed = *c.ClosedAt
+		}
+		return Change{}, meet(ctx, tx, c.ID, t.kind, closed)
 	}
 	deadline := fromMs(t.deadline)
 	loc := s.cal.Location()
@@ -108,7 +130,7 @@ func (s *Service) act(ctx context.Context, tx *sql.Tx, t dueTimer, now time.Time
 		}
 		s.metrics.timers.WithLabelValues(t.kind, "reminder").Inc()
 		ch.Type = "reminder"
-		return ch, s.enqueue(ctx, tx, c, t, KindReminder, fmt.Sprintf("%s.r%d", t.id, t.reminders), c.Escalation, dueText, now)
+		return ch, s.enqueue(ctx, tx, c, t, KindReminder, fmt.Sprintf("%s@%d.r%d", t.id, t.deadline, t.reminders), c.Escalation, dueText, now)
 	}
 	t.over++
 	late := now.Sub(deadline)
@@ -135,14 +157,14 @@ func (s *Service) act(ctx context.Context, tx *sql.Tx, t dueTimer, now time.Time
 		c.Escalation, c.EscalatedGrid, c.Priority = level, g, prio
 		s.metrics.timers.WithLabelValues(t.kind, "escalation").Inc()
 		ch.Type = "escalated"
-		return ch, s.enqueue(ctx, tx, c, t, KindEscalation, fmt.Sprintf("%s.e%d", t.id, level), level, dueText, now)
+		return ch, s.enqueue(ctx, tx, c, t, KindEscalation, fmt.Sprintf("%s@%d.e%d", t.id, t.deadline, level), level, dueText, now)
 	}
 	if err := addEvent(ctx, tx, c.ID, now, "clock", "overdue_reminder", "", "", fmt.Sprintf("%s overdue since %s (reminder %d)", t.kind, dueText, t.over)); err != nil {
 		return ch, err
 	}
 	s.metrics.timers.WithLabelValues(t.kind, "overdue").Inc()
 	ch.Type = "overdue"
-	return ch, s.enqueue(ctx, tx, c, t, KindOverdue, fmt.Sprintf("%s.o%d", t.id, t.over), c.Escalation, dueText, now)
+	return ch, s.enqueue(ctx, tx, c, t, KindOverdue, fmt.Sprintf("%s@%d.o%d", t.id, t.deadline, t.over), c.Escalation, dueText, now)
 }
 
 // maxLevel is how many grid levels a case in cell grid can escalate
@@ -165,8 +187,8 @@ func levelGrid(grid string, n int) string {
 }
 
 // enqueue writes an outbox row per receiver, keyed key.receiver, in tx.
-// The key is fixed by the timer and its action count, so one action is
-// enqueued once whoever commits it.
+// The key is fixed by the timer, its deadline and its action count, so one
+// action is enqueued once whoever commits it.
 func (s *Service) enqueue(ctx context.Context, tx *sql.Tx, c *Case, t dueTimer, kind notify.Kind, key string, level int, dueText string, now time.Time) error {
 	var en, zh string
 	switch kind {

@@ -637,3 +637,29 @@ func TestUnknownEndpoint(t *testing.T) {
 		wantError(t, tt.f, tt.method+" "+tt.target, fx.do(t, tt.method, tt.target, nil), 404)
 	}
 }
+
+// TestDescriptionWithheld: the public description of a request has the
+// complainant's names, alone or together, their phone however written,
+// their e-mail and any other mobile number or e-mail address withheld.
+func TestDescriptionWithheld(t *testing.T) {
+	fx := newFixture(t, cases.Open311Config{})
+	form := complaint("air")
+	form.Set("description", "I am "+cLast+"; Mr "+cFirst+" next door too. Call 139 1234 5678 or +86 139-1234-5678, mail "+cEmail+
+		", or my son on 186 0000 1111, son@example.invalid")
+	rc := fx.post(t, "json", form)
+	for _, f := range formats {
+		rs := fx.requests(t, f, "/open311/v2/requests/"+rc.ID+"."+f)
+		if len(rs) != 1 {
+			t.Fatalf("%s: %d requests", f, len(rs))
+		}
+		d := rs[0].Description
+		for _, p := range []string{cFirst, cLast, "1234", "5678", "0000 1111", "example.invalid"} {
+			if strings.Contains(d, p) {
+				t.Errorf("%s: the description %q holds %q", f, d, p)
+			}
+		}
+		if !strings.Contains(d, "I am [withheld]; Mr [withheld] next door too.") {
+			t.Errorf("%s: the description %q", f, d)
+		}
+	}
+}
