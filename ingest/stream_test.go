@@ -225,22 +225,31 @@ func (f *failingCommits) Commit(pos spool.Position) error {
 	return f.commitLog.Commit(pos)
 }
 
-// TestSinkCommitRetried: a commit that fails is tried again, even when no
-// record comes after it: at the latest when the sink stops.
-func TestSinkCommitRetried(t *testing.T) {
+// sinkWithBacklog returns a collector (batches of 2, a clock that stands
+// still) whose spool holds n readings, the cursor called name on it, and
+// the readings' positions.
+func sinkWithBacklog(t *testing.T, name string, n int) (*Collector, *spool.Cursor, []spool.Position) {
+	t.Helper()
 	sp := openSpool(t, t.TempDir())
-	cur, err := sp.Cursor("counting", spool.CursorOptions{})
+	cur, err := sp.Cursor(name, spool.CursorOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	appendReadings(t, sp, "a", 2)
-	seqs := spooledPositions(t, sp, 2)
+	appendReadings(t, sp, "a", n)
+	seqs := spooledPositions(t, sp, n)
 	clock := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
 	c, err := New(Config{Store: newCountingStore(), Stations: station.New(nil, false, quietLogger()), Spool: sp,
 		Logger: quietLogger(), BatchSize: 2, Now: func() time.Time { return clock }})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return c, cur, seqs
+}
+
+// TestSinkCommitRetried: a commit that fails is tried again, even when no
+// record comes after it: at the latest when the sink stops.
+func TestSinkCommitRetried(t *testing.T) {
+	c, cur, seqs := sinkWithBacklog(t, "counting", 2)
 	// The only batch is committed at once (none was before), and that
 	// commit fails.
 	log := &failingCommits{commitLog: commitLog{cur: cur}, fail: seqs[1], times: 1, failed: make(chan struct{}, 1)}
@@ -259,19 +268,7 @@ func TestSinkCommitRetried(t *testing.T) {
 // TestSinkStopsWithBacklog: a sink stops once its context ends, with the
 // backlog still spooled, and commits what it took.
 func TestSinkStopsWithBacklog(t *testing.T) {
-	sp := openSpool(t, t.TempDir())
-	cur, err := sp.Cursor("stopping", spool.CursorOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	appendReadings(t, sp, "a", 6)
-	seqs := spooledPositions(t, sp, 6)
-	clock := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
-	c, err := New(Config{Store: newCountingStore(), Stations: station.New(nil, false, quietLogger()), Spool: sp,
-		Logger: quietLogger(), BatchSize: 2, Now: func() time.Time { return clock }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, cur, seqs := sinkWithBacklog(t, "stopping", 6)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	consumed := 0
