@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/envmon/envmon/alerts/notify"
@@ -13,7 +14,10 @@ import (
 // repeats enqueues a repeat notification for every episode that has been
 // firing, unacknowledged and not inhibited for its rule's repeat interval
 // since its last notification. The conditional update on notified_at makes
-// one replica do it once.
+// one replica do it once. Every replica runs it, also for stations it does
+// not own and so holds no inhibitor of in memory: the update itself checks
+// in the database that no inhibitor episode (offline, sensor fault) of the
+// station is firing.
 func (e *Engine) repeats(ctx context.Context, now time.Time) error {
 	rows, err := e.db.SQL().QueryContext(ctx, `SELECT `+episodeCols+` FROM alerts_episodes WHERE state = 'firing' AND acked_at IS NULL`)
 	if err != nil {
@@ -36,19 +40,34 @@ func (e *Engine) repeats(ctx context.Context, now time.Time) error {
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	for _, ep := range due {
-		e.mu.Lock()
-		inh := ""
-		if st := e.stations[ep.Station]; st != nil && !ruleInhibitor(e, ep.Rule) {
-			inh = e.inhibitor(st)
+	if len(due) == 0 {
+		return nil
+	}
+	const update = `UPDATE alerts_episodes SET notified_at = $1, seq = seq + 1 WHERE id = $2 AND state = 'firing' AND acked_at IS NULL AND notified_at = $3`
+	// notInhibited is the update's condition that no inhibitor rule's
+	// episode of the station is firing, from $5 on: the rule names.
+	notInhibited := ""
+	inhibitors := make([]any, 0, len(e.rules.inhibitors))
+	if len(e.rules.inhibitors) > 0 {
+		var b strings.Builder
+		b.WriteString(` AND NOT EXISTS (SELECT 1 FROM alerts_episodes i WHERE i.station = $4 AND i.state = 'firing' AND i.rule IN (`)
+		for k, r := range e.rules.inhibitors {
+			if k > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "$%d", k+5)
+			inhibitors = append(inhibitors, r.Name)
 		}
-		e.mu.Unlock()
-		if inh != "" {
-			continue
+		b.WriteString("))")
+		notInhibited = b.String()
+	}
+	for _, ep := range due {
+		q, args := update, []any{ms(now), ep.ID, ms(*ep.NotifiedAt)}
+		if notInhibited != "" && !ruleInhibitor(e, ep.Rule) {
+			q, args = update+notInhibited, append(append(args, ep.Station), inhibitors...)
 		}
 		err := e.db.Tx(ctx, func(tx *sql.Tx) error {
-			res, err := tx.ExecContext(ctx, `UPDATE alerts_episodes SET notified_at = $1, seq = seq + 1 WHERE id = $2 AND state = 'firing' AND acked_at IS NULL AND notified_at = $3`,
-				ms(now), ep.ID, ms(*ep.NotifiedAt))
+			res, err := tx.ExecContext(ctx, q, args...)
 			if err != nil {
 				return err
 			}

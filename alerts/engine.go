@@ -218,10 +218,14 @@ func (e *Engine) load(ctx context.Context) error {
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	// The open episode of each rule and station, and the newest resolved
-	// one, for replay and flap damping.
+	// The open episode of each rule and station, the newest resolved one
+	// (for replay: what was evaluated), and the newest resolved one that
+	// fired (for flap damping: min_resolved counts from it). The rows come
+	// in no fixed order; adopt does not depend on it.
 	rows, err = e.db.SQL().QueryContext(ctx, `SELECT `+episodeCols+` FROM alerts_episodes e
-		WHERE state <> 'resolved' OR resolved_at = (SELECT MAX(resolved_at) FROM alerts_episodes x WHERE x.rule = e.rule AND x.station = e.station)`)
+		WHERE state <> 'resolved'
+		OR resolved_at = (SELECT MAX(resolved_at) FROM alerts_episodes x WHERE x.rule = e.rule AND x.station = e.station)
+		OR (fired = 1 AND resolved_at = (SELECT MAX(resolved_at) FROM alerts_episodes x WHERE x.rule = e.rule AND x.station = e.station AND x.fired = 1))`)
 	if err != nil {
 		return err
 	}
@@ -245,7 +249,11 @@ func (e *Engine) load(ctx context.Context) error {
 	return rows.Err()
 }
 
-// adopt makes ep the track's state, as stored.
+// adopt adds a stored episode to the track's state, at load: an open
+// episode becomes the track's, and a resolved one only moves lastEval and,
+// if it fired, lastResolved forward. The result does not depend on the
+// order the episodes are adopted in; in particular a resolved episode
+// never clears the open one.
 func (tr *track) adopt(ep *Episode) {
 	for _, t := range []*time.Time{&ep.StartedAt, ep.FiringAt, ep.ResolvedAt, ep.ClearSince} {
 		if t != nil && t.After(tr.lastEval) {
@@ -253,8 +261,7 @@ func (tr *track) adopt(ep *Episode) {
 		}
 	}
 	if ep.State == Resolved {
-		tr.ep = nil
-		if ep.ResolvedAt != nil && ep.Fired {
+		if ep.ResolvedAt != nil && ep.Fired && ep.ResolvedAt.After(tr.lastResolved) {
 			tr.lastResolved = *ep.ResolvedAt
 		}
 		return
