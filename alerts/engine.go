@@ -120,6 +120,11 @@ type stationState struct {
 	byRule      []*track          // the same tracks by rule index; nil for none yet
 	metrics     map[string]*metricState
 	metricList  []*metricState // metrics, in the order first seen
+	// claimed is whether a reading said this engine owns the station,
+	// and none said otherwise since: its stored episodes were loaded when
+	// the first of them came (see reload), so that the engine holds the
+	// episodes another replica opened while that one owned the station.
+	claimed bool
 }
 
 // metricState is what the engine keeps of one metric of a station.
@@ -149,6 +154,12 @@ type fault struct {
 	stuckSince   time.Time
 	last         float64
 	hasLast      bool
+	// seen is whether the engine saw a reading of the metric before the
+	// current run of equal clean values began (a flagged one, or one of
+	// another value), or seeded the run from a stored episode. Until then,
+	// and for StuckFor, it is unknown whether the metric is stuck: the run
+	// may have begun before the engine started or took the station over.
+	seen bool
 }
 
 // track is the evaluation state of one rule at one station.
@@ -218,17 +229,26 @@ func (e *Engine) load(ctx context.Context) error {
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	// The open episode of each rule and station, the newest resolved one
-	// (for replay: what was evaluated), and the newest resolved one that
-	// fired (for flap damping: min_resolved counts from it). The rows come
-	// in no fixed order; adopt does not depend on it.
-	rows, err = e.db.SQL().QueryContext(ctx, `SELECT `+episodeCols+` FROM alerts_episodes e
-		WHERE state <> 'resolved'
-		OR resolved_at = (SELECT MAX(resolved_at) FROM alerts_episodes x WHERE x.rule = e.rule AND x.station = e.station)
-		OR (fired = 1 AND resolved_at = (SELECT MAX(resolved_at) FROM alerts_episodes x WHERE x.rule = e.rule AND x.station = e.station AND x.fired = 1))`)
+	rows, err = e.db.SQL().QueryContext(ctx, loadEpisodes)
 	if err != nil {
 		return err
 	}
+	return e.adoptRows(rows, nil)
+}
+
+// loadEpisodes selects the stored episodes that load and reload adopt: the
+// open episode of each rule and station, the newest resolved one (for
+// replay: what was evaluated), and the newest resolved one that fired (for
+// flap damping: min_resolved counts from it). The rows come in no fixed
+// order; adopt does not depend on it.
+const loadEpisodes = `SELECT ` + episodeCols + ` FROM alerts_episodes e
+		WHERE (state <> 'resolved'
+		OR resolved_at = (SELECT MAX(resolved_at) FROM alerts_episodes x WHERE x.rule = e.rule AND x.station = e.station)
+		OR (fired = 1 AND resolved_at = (SELECT MAX(resolved_at) FROM alerts_episodes x WHERE x.rule = e.rule AND x.station = e.station AND x.fired = 1)))`
+
+// adoptRows adopts the episodes of rows (of loadEpisodes) and closes rows.
+// If only is not nil, the episodes are all of that station.
+func (e *Engine) adoptRows(rows *sql.Rows, only *stationState) error {
 	defer rows.Close()
 	for rows.Next() {
 		ep, err := scanEpisode(rows)
@@ -239,14 +259,101 @@ func (e *Engine) load(ctx context.Context) error {
 		if r == nil {
 			continue
 		}
-		st := e.station(ep.Station)
+		st := only
+		if st == nil {
+			st = e.station(ep.Station)
+		}
 		if st.point == "" {
 			st.point = ep.Point
 		}
-		tr := st.track(r)
-		tr.adopt(ep)
+		st.track(r).adopt(ep)
+		if r.Kind == rules.SensorFault && ep.State != Resolved {
+			e.seedFault(st, ep)
+		}
 	}
 	return rows.Err()
+}
+
+// reload replaces what the engine holds of the station's episodes and
+// sensor-fault tracking with what the database holds, as load does for
+// every station: the station's readings have just become this engine's to
+// evaluate, and another replica may have opened, moved or resolved its
+// episodes meanwhile.
+func (e *Engine) reload(ctx context.Context, st *stationState) error {
+	rows, err := e.db.SQL().QueryContext(ctx, loadEpisodes+` AND e.station = $1`, st.id)
+	if err != nil {
+		return fmt.Errorf("alerts: load episodes of %s: %w", st.id, err)
+	}
+	for _, tr := range st.byRule {
+		if tr != nil {
+			tr.ep = nil // lastEval and lastResolved only move forward
+		}
+	}
+	// What was tracked when the engine last owned the station is stale.
+	for _, m := range st.metricList {
+		m.fault, m.recent = fault{}, recentRing{}
+	}
+	if err := e.adoptRows(rows, st); err != nil {
+		return fmt.Errorf("alerts: load episodes of %s: %w", st.id, err)
+	}
+	return nil
+}
+
+// faultEvidence is what seedFault reads of a sensor-fault episode's
+// evidence (see evalFault).
+type faultEvidence struct {
+	Detail struct {
+		Metric     string    `json:"metric"`
+		Flags      []string  `json:"flags"`
+		Stuck      bool      `json:"stuck"`
+		Since      time.Time `json:"since"`
+		StuckValue *float64  `json:"stuck_value"`
+		Recent     []sample  `json:"recent"`
+	} `json:"detail"`
+}
+
+// seedFault sets the fault tracking of the metric that an open
+// sensor-fault episode of the station is about from the episode's
+// evidence: the metric, since when it is stuck (or flagged) and the stuck
+// value. Without it, a restarted engine would count a stuck metric as
+// stuck only from its first reading, and resolve the episode of a sensor
+// that is still stuck. Evidence written before the stuck value was
+// recorded gives the newest of its recent values instead.
+func (e *Engine) seedFault(st *stationState, ep *Episode) {
+	var ev faultEvidence
+	if json.Unmarshal(ep.Evidence, &ev) != nil || ev.Detail.Metric == "" {
+		return
+	}
+	d := &ev.Detail
+	since := d.Since
+	if since.IsZero() {
+		since = ep.StartedAt
+	}
+	f := &e.metric(st, d.Metric).fault
+	if !d.Stuck {
+		var flags reading.Flags
+		for _, n := range d.Flags {
+			if fl, err := reading.ParseFlag(n); err == nil {
+				flags |= fl
+			}
+		}
+		if flags != 0 && (f.flaggedSince.IsZero() || since.Before(f.flaggedSince)) {
+			f.flaggedSince, f.flags = since, f.flags|flags
+		}
+		return
+	}
+	var v float64
+	switch {
+	case d.StuckValue != nil:
+		v = *d.StuckValue
+	case len(d.Recent) > 0:
+		v = d.Recent[len(d.Recent)-1].V
+	default:
+		return // evalFault does not count the metric clear until it changes
+	}
+	if !f.hasLast || since.Before(f.stuckSince) {
+		f.stuckSince, f.last, f.hasLast, f.seen = since, v, true, true
+	}
 }
 
 // adopt adds a stored episode to the track's state, at load: an open
@@ -374,6 +481,14 @@ func (e *Engine) consume(ctx context.Context, st *stationState, a *ingest.Accept
 	}
 	st.medium = a.Medium
 	st.owned = a.Owned
+	var reloadErr error
+	if a.Owned && !st.claimed {
+		// Newly this engine's: take over its stored episodes first.
+		if reloadErr = e.reload(ctx, st); reloadErr != nil {
+			st.owned = false // not taken over: the next reading tries again
+		}
+	}
+	st.claimed = st.owned
 	arrived := a.Arrived
 	if arrived.IsZero() {
 		arrived = e.cfg.Now()
@@ -387,8 +502,8 @@ func (e *Engine) consume(ctx context.Context, st *stationState, a *ingest.Accept
 	if !st.willAt.IsZero() && !arrived.Before(st.willAt) {
 		st.willAt, st.dirty = time.Time{}, true
 	}
-	if !a.Owned {
-		return nil
+	if !st.owned {
+		return reloadErr
 	}
 	e.metrics.evaluations.Add(1)
 	var errs []error

@@ -54,6 +54,12 @@ func medium(r *rule, st *stationState) bool { return r.Medium == "" || r.Medium 
 // flagged (by the rule's flags) since some time, or whose clean values
 // have not changed for StuckFor, is faulty; the station is faulty while
 // one of its metrics is. ms are the states of a.Values' metrics.
+//
+// The station is clear only if it is known to be: a metric whose clean
+// values have been equal for less than StuckFor, with no reading of it
+// seen before them, may be stuck for longer (its tracking began at a
+// restart, or when the engine took the station over), so it keeps an open
+// episode from clearing.
 func (e *Engine) evalFault(ctx context.Context, st *stationState, a *ingest.Accepted, ms []*metricState) error {
 	rs := e.rules.fault
 	if len(rs) == 0 {
@@ -68,6 +74,7 @@ func (e *Engine) evalFault(ctx context.Context, st *stationState, a *ingest.Acce
 					f.flaggedSince = a.Time
 				}
 				f.flags |= v.QC & r.FlagMask
+				f.seen = f.seen || !f.hasLast
 				continue
 			}
 			if v.QC != 0 {
@@ -75,6 +82,7 @@ func (e *Engine) evalFault(ctx context.Context, st *stationState, a *ingest.Acce
 			}
 			f.flaggedSince, f.flags = time.Time{}, 0
 			if !f.hasLast || v.Value != f.last {
+				f.seen = f.seen || f.hasLast
 				f.stuckSince, f.last, f.hasLast = a.Time, v.Value, true
 			}
 		}
@@ -82,9 +90,12 @@ func (e *Engine) evalFault(ctx context.Context, st *stationState, a *ingest.Acce
 		var since time.Time
 		var metric string
 		var flags reading.Flags
-		stuck := false
+		stuck, unsure := false, false
 		for _, x := range st.metricList {
 			m, f := x.name, &x.fault
+			if r.StuckFor > 0 && f.hasLast && !f.seen && a.Time.Sub(f.stuckSince) < r.StuckFor {
+				unsure = true
+			}
 			if !f.flaggedSince.IsZero() && (since.IsZero() || f.flaggedSince.Before(since)) {
 				since, metric, flags, stuck = f.flaggedSince, m, f.flags, false
 			}
@@ -97,10 +108,15 @@ func (e *Engine) evalFault(ctx context.Context, st *stationState, a *ingest.Acce
 			breach = false // only stuck values are checked
 		}
 		m, fl, stk := metric, flags, stuck
-		in := input{breach: breach, clear: !breach, since: since, at: a.Time, by: "reading",
+		in := input{breach: breach, clear: !breach && !unsure, since: since, at: a.Time, by: "reading",
 			data: rules.Data{Metric: m}}
 		if err := e.step(ctx, st, r, in, func() any {
-			return map[string]any{"metric": m, "flags": fl.Names(), "stuck": stk, "since": since.UTC(), "recent": st.recent(m)}
+			d := map[string]any{"metric": m, "flags": fl.Names(), "stuck": stk, "since": since.UTC(), "recent": st.recent(m)}
+			// The stuck value, for seedFault; JSON has no infinities.
+			if x := st.metrics[m]; stk && x != nil && !math.IsInf(x.fault.last, 0) {
+				d["stuck_value"] = x.fault.last
+			}
+			return d
 		}); err != nil {
 			errs = append(errs, err)
 		}
