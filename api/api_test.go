@@ -16,6 +16,7 @@ import (
 
 	"github.com/envmon/envmon/ingest"
 	"github.com/envmon/envmon/internal/secret"
+	"github.com/envmon/envmon/internal/testenv"
 	"github.com/envmon/envmon/reading"
 	"github.com/envmon/envmon/station"
 	"github.com/envmon/envmon/store"
@@ -309,18 +310,31 @@ func TestReadyzReportsFailures(t *testing.T) {
 // brokenStore fails every query, as an unreachable store would.
 type brokenStore struct{ store.Store }
 
+// storeErr is what a store that does not answer says: its address, and
+// more than the public should see.
+const storeErr = "post http://influx.internal:8086/api/v2/query?org=city: dial tcp 10.0.0.7:8086: connection refused"
+
 func (brokenStore) Query(context.Context, store.Query) ([]reading.Sample, error) {
-	return nil, errors.New("connection refused")
+	return nil, errors.New(storeErr)
 }
 
+// TestReadingsStoreDown: a store that does not answer gives 503, and its
+// error goes to the log, not to the public.
 func TestReadingsStoreDown(t *testing.T) {
 	t.Parallel()
 	reg := station.New([]station.Station{{ID: "st-1", Point: "p1", Media: []reading.Medium{reading.Air}}}, true, nil)
-	srv := httptest.NewServer(Handler(Config{Stations: reg, Readings: brokenStore{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
+	var log testenv.SyncBuffer
+	srv := httptest.NewServer(Handler(Config{Stations: reg, Readings: brokenStore{}, Logger: slog.New(slog.NewTextHandler(&log, nil))}))
 	defer srv.Close()
 	status, ct, body := get(t, srv.URL+"/api/v1/stations/st-1/readings?metric=pm25")
-	if status != http.StatusServiceUnavailable || ct != "application/problem+json" || !strings.Contains(body["detail"].(string), "connection refused") {
+	if status != http.StatusServiceUnavailable || ct != "application/problem+json" {
 		t.Fatalf("got %d %s %v", status, ct, body)
+	}
+	if detail := body["detail"].(string); strings.Contains(detail, "10.0.0.7") || strings.Contains(detail, "influx.internal") {
+		t.Errorf("the public 503 names the store: %q", detail)
+	}
+	if !strings.Contains(log.String(), "connection refused") {
+		t.Errorf("the store's error is not logged:\n%s", log.String())
 	}
 }
 

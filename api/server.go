@@ -107,7 +107,7 @@ func Handler(cfg Config) http.Handler {
 		}
 	}
 	r.Route("/api/v1", func(r chi.Router) {
-		r.Mount("/stations", stationsResource{stations: cfg.Stations, readings: cfg.Readings, now: cfg.Now}.Routes())
+		r.Mount("/stations", stationsResource{stations: cfg.Stations, readings: cfg.Readings, now: cfg.Now, log: cfg.Logger}.Routes())
 		if cfg.DeadLetters != nil {
 			r.Mount("/ingest", ingestResource{dead: cfg.DeadLetters, admin: adminAuth{cfg.AdminToken}}.Routes())
 		}

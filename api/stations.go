@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -25,6 +26,7 @@ type stationsResource struct {
 	stations Stations
 	readings Readings
 	now      func() time.Time
+	log      *slog.Logger
 }
 
 func (s stationsResource) Routes() chi.Router {
@@ -186,13 +188,16 @@ func (s stationsResource) list(w http.ResponseWriter, r *http.Request) {
 }
 
 // storeFailed answers a failed store query, if err is one: 400 for a
-// query the store refuses, 503 when it does not answer.
-func storeFailed(w http.ResponseWriter, err error) bool {
+// query the store refuses, 503 when it does not answer. The store's own
+// error (which may name its address or its SQL) goes to the log, not to
+// the public.
+func (s stationsResource) storeFailed(w http.ResponseWriter, r *http.Request, err error) bool {
 	switch {
 	case errors.Is(err, store.ErrBadQuery):
 		writeProblem(w, http.StatusBadRequest, "%v", err)
 	case err != nil:
-		writeProblem(w, http.StatusServiceUnavailable, "the readings store did not answer: %v", err)
+		s.log.Warn("readings query failed", "path", r.URL.Path, "err", err)
+		writeProblem(w, http.StatusServiceUnavailable, "the readings store did not answer; try again later")
 	default:
 		return false
 	}
@@ -315,7 +320,7 @@ func (s stationsResource) history(w http.ResponseWriter, r *http.Request) {
 		older, err = s.readings.Query(r.Context(), store.Query{Station: v.ID, Metric: metric, From: from, To: samples[0].Time, Limit: 1})
 		truncated = len(older) > 0
 	}
-	if storeFailed(w, err) {
+	if s.storeFailed(w, r, err) {
 		return
 	}
 	type sampleJSON struct {
@@ -399,7 +404,7 @@ func (s stationsResource) downsample(w http.ResponseWriter, r *http.Request, v s
 		return
 	}
 	buckets, err := agg.Aggregate(r.Context(), aq)
-	if storeFailed(w, err) {
+	if s.storeFailed(w, r, err) {
 		return
 	}
 	type bucketJSON struct {

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/go-chi/httprate"
 
 	"github.com/envmon/envmon/quality"
 )
@@ -36,17 +35,13 @@ var Paths = []string{
 // Handler returns the public routes, at the full paths of Paths. The
 // parent router mounts them with r.Handle(p, h) for each p in Paths (and
 // r.Options for CORS preflight), beside its own /api/v1/stations routes:
-// chi prefers the longer pattern /api/v1/stations/{id}/aqi.
+// chi prefers the longer pattern /api/v1/stations/{id}/aqi. Every Handler
+// of s counts a client's requests against one limit.
 func (s *Service) Handler() http.Handler {
 	r := chi.NewRouter()
 	r.Use(cors)
-	if s.cfg.RateLimit > 0 {
-		r.Use(httprate.Limit(s.cfg.RateLimit, s.cfg.RateWindow,
-			httprate.WithKeyFuncs(s.clientKey),
-			httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
-				writeProblem(w, http.StatusTooManyRequests, "", nil,
-					"too many requests from this client: at most %d per %v; retry after the Retry-After seconds", s.cfg.RateLimit, s.cfg.RateWindow)
-			})))
+	if s.limit != nil {
+		r.Use(s.limit)
 	}
 	r.Get("/openapi.json", serveSpec)
 	r.Get("/api/v1/aqi", s.aqi)

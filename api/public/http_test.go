@@ -134,14 +134,19 @@ func lateReading() reading.Reading {
 
 // TestRateLimit: past the limit, 429 problem+json with Retry-After and
 // rate-limit headers; a client cannot escape its limit with
-// X-Forwarded-For unless its peer is a trusted proxy.
+// X-Forwarded-For unless its peer is a trusted proxy, nor by sending its
+// requests to other paths (another Handler).
 func TestRateLimit(t *testing.T) {
 	f := newFixture(t, func(c *Config) {
 		c.RateLimit, c.RateWindow = 3, time.Hour
 		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
 	})
-	h := f.svc.Handler()
+	// The parent router mounts a Handler per path: they share one limit.
+	hs := []http.Handler{f.svc.Handler(), f.svc.Handler()}
+	n := 0
 	do := func(remote, xff string) *http.Response {
+		h := hs[n%len(hs)]
+		n++
 		req, _ := http.NewRequest(http.MethodGet, "/api/v1/aqi", nil)
 		req.RemoteAddr = remote
 		if xff != "" {

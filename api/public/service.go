@@ -6,10 +6,13 @@ import (
 	"context"
 	"encoding/json"
 	"hash/fnv"
+	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/go-chi/httprate"
 
 	"github.com/envmon/envmon/quality"
 	"github.com/envmon/envmon/reading"
@@ -33,6 +36,9 @@ type Service struct {
 
 	noiseMu    sync.Mutex
 	noiseCache cachedBody
+
+	// limit is the one per-client rate limiter of every Handler.
+	limit func(http.Handler) http.Handler
 }
 
 // snapshot is the current report of every air station under one standard,
@@ -58,7 +64,16 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, dirty: make(chan struct{}, 1), streams: map[*streamSub]struct{}{}}, nil
+	s := &Service{cfg: cfg, dirty: make(chan struct{}, 1), streams: map[*streamSub]struct{}{}}
+	if cfg.RateLimit > 0 {
+		s.limit = httprate.Limit(cfg.RateLimit, cfg.RateWindow,
+			httprate.WithKeyFuncs(s.clientKey),
+			httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
+				writeProblem(w, http.StatusTooManyRequests, "", nil,
+					"too many requests from this client: at most %d per %v; retry after the Retry-After seconds", cfg.RateLimit, cfg.RateWindow)
+			}))
+	}
+	return s, nil
 }
 
 // Run keeps the snapshots current until ctx is done: it recomputes them at
