@@ -114,7 +114,7 @@ func (a *App) buildPlatform(ctx context.Context, cfg config.Config) ([]ingest.St
 		api.Mount{Pattern: "/api/v1/alerts", Handler: p.alerts.Routes(p.tokens), Prefix: true},
 		api.Mount{Pattern: "/api/v1/cases", Handler: p.cases.Routes(), Prefix: true},
 		api.Mount{Pattern: "/api/v1/disclosure/cases", Handler: p.cases.DisclosureHandler()},
-		api.Mount{Pattern: "/open311/v2", Handler: open311.Handler(p.cases), Prefix: true},
+		api.Mount{Pattern: "/open311/v2", Handler: open311.NewHandler(p.cases, open311.Config{RateLimit: cfg.Cases.Open311RateLimit, ClientKey: p.public.ClientKey}), Prefix: true},
 	)
 	return sinks, comps, mounts, nil
 }

@@ -44,6 +44,26 @@ type Receipt struct {
 	Corroborated bool   `json:"corroborated"`
 }
 
+// The longest free text a complaint may hold, in characters (Unicode code
+// points); Submit refuses a longer one. Open311 GeoReport v2 fixes no
+// length for any field, so these are envmon's own: they bound what one
+// complaint stores and every public listing of requests serves.
+const (
+	// MaxDescription is ample for a complaint; GeoReport v2 leaves the
+	// description's length open.
+	MaxDescription = 4000
+	// MaxName bounds the name (for Open311, first and last name joined).
+	MaxName = 200
+	// MaxPhone bounds the phone: an E.164 number has at most 15 digits
+	// (ITU-T E.164, section 6.1), and the rest leaves room for a prefix,
+	// spaces, dashes and an extension.
+	MaxPhone = 32
+	// MaxEmail bounds the e-mail: RFC 5321, section 4.5.3.1.3, limits a
+	// path to 256 octets, which is 254 without its angle brackets (RFC
+	// 3696, erratum 1690).
+	MaxEmail = 254
+)
+
 // BadRequest is a complaint or action the service refuses as malformed.
 type BadRequest string
 
@@ -56,6 +76,14 @@ func (s *Service) Submit(ctx context.Context, c Complaint) (Receipt, error) {
 	now := s.cfg.Now()
 	if !slices.Contains(Categories, c.Category) {
 		return Receipt{}, BadRequest(fmt.Sprintf("category %q is not one of %s", c.Category, strings.Join(Categories, ", ")))
+	}
+	for _, f := range []struct {
+		name, v string
+		max     int
+	}{{"description", c.Description, MaxDescription}, {"name", c.Name, MaxName}, {"phone", c.Phone, MaxPhone}, {"email", c.Email, MaxEmail}} {
+		if n := utf8.RuneCountInString(f.v); n > f.max {
+			return Receipt{}, BadRequest(fmt.Sprintf("%s is %d characters long; at most %d are taken", f.name, n, f.max))
+		}
 	}
 	if (c.Lat == nil) != (c.Lon == nil) {
 		return Receipt{}, BadRequest("give both lat and long, or neither")

@@ -94,11 +94,11 @@ func cors(next http.Handler) http.Handler {
 	})
 }
 
-// clientKey is the rate limit's key: the client's address. It is the
+// ClientKey is the rate limit's key: the client's address. It is the
 // peer's, unless the peer is a trusted proxy: then the right-most address
 // of X-Forwarded-For that is not a trusted proxy. A client that is not a
 // trusted proxy cannot choose its key with the header.
-func (s *Service) clientKey(r *http.Request) (string, error) {
+func (s *Service) ClientKey(r *http.Request) (string, error) {
 	return clientIP(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), s.cfg.TrustedProxies), nil
 }
 

@@ -67,7 +67,7 @@ func New(cfg Config) (*Service, error) {
 	s := &Service{cfg: cfg, dirty: make(chan struct{}, 1), streams: map[*streamSub]struct{}{}}
 	if cfg.RateLimit > 0 {
 		s.limit = httprate.Limit(cfg.RateLimit, cfg.RateWindow,
-			httprate.WithKeyFuncs(s.clientKey),
+			httprate.WithKeyFuncs(s.ClientKey),
 			httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
 				writeProblem(w, http.StatusTooManyRequests, "", nil,
 					"too many requests from this client: at most %d per %v; retry after the Retry-After seconds", cfg.RateLimit, cfg.RateWindow)

@@ -5,7 +5,12 @@
 // locations to 0.001° (about 100 m); errors are the spec's array of
 // {code, description}.
 //
-// open311 may import cases and the standard library.
+// A request body is read up to MaxBodyBytes (413 beyond), and each client
+// may POST at most Config.RateLimit service requests per Config.RateWindow
+// (429 beyond).
+//
+// open311 may import cases, github.com/go-chi/httprate and the standard
+// library.
 package open311
 
 import (
@@ -14,10 +19,14 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/go-chi/httprate"
 
 	"github.com/envmon/envmon/cases"
 )
@@ -45,13 +54,103 @@ var services = []service{
 	{"other", "Other environmental problem", "其他环境问题", "Waste, soil, radiation or anything else", "waste,soil", "environment"},
 }
 
-// Handler returns the GeoReport v2 handler; mount it at Prefix.
-func Handler(b Backend) http.Handler {
+// MaxBodyBytes bounds a request body: 64 KiB, the bound of the desk's
+// POST /api/v1/cases. It holds a form with a description of
+// cases.MaxDescription characters even when every one is a 4-byte UTF-8
+// sequence percent-encoded (12 bytes each, 48,000 in all).
+const MaxBodyBytes = 64 << 10
+
+// The defaults of Config's rate limit: 10 service requests a minute per
+// client. This is envmon's own figure: GeoReport v2 sets none. It is far
+// above what one citizen files, and bounds the cases (each notifying a
+// team and starting its deadlines) one client can open.
+const (
+	DefaultRateLimit  = 10
+	DefaultRateWindow = time.Minute
+)
+
+// Config tunes the handler; the zero value has the defaults.
+type Config struct {
+	// RateLimit is how many service requests (POST requests) one client
+	// may make per RateWindow, whether or not they are accepted; beyond
+	// it a POST is refused with 429 and Retry-After. 0 means
+	// DefaultRateLimit; negative, no limit. Reading is not limited here.
+	RateLimit int
+	// RateWindow is the window of RateLimit; 0 means DefaultRateWindow.
+	RateWindow time.Duration
+	// ClientKey names the client a POST counts against. Nil means the
+	// peer's address (r.RemoteAddr), an IPv6 one by its /64 (see
+	// httprate.CanonicalizeIP). Behind a reverse proxy, give one that
+	// takes X-Forwarded-For from trusted proxies only, as the public API's
+	// rate limit does; else every client shares the proxy's count.
+	ClientKey httprate.KeyFunc
+	// Counter keeps the counts. Nil means in memory, so each process
+	// (each replica) counts on its own.
+	Counter httprate.LimitCounter
+}
+
+// Handler returns the GeoReport v2 handler with the default Config; mount
+// it at Prefix.
+func Handler(b Backend) http.Handler { return NewHandler(b, Config{}) }
+
+// NewHandler returns the GeoReport v2 handler configured by c; mount it at
+// Prefix.
+func NewHandler(b Backend, c Config) http.Handler {
 	h := &handler{b: b}
-	return http.HandlerFunc(h.serve)
+	if c.RateLimit < 0 {
+		return http.HandlerFunc(h.serve)
+	}
+	if c.RateLimit == 0 {
+		c.RateLimit = DefaultRateLimit
+	}
+	if c.RateWindow <= 0 {
+		c.RateWindow = DefaultRateWindow
+	}
+	if c.ClientKey == nil {
+		c.ClientKey = peerKey
+	}
+	opts := []httprate.Option{
+		httprate.WithKeyFuncs(c.ClientKey),
+		httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
+			_, f := route(r)
+			h.fail(w, f, http.StatusTooManyRequests, fmt.Sprintf(
+				"too many service requests from this client: at most %d per %v; retry after the Retry-After seconds", c.RateLimit, c.RateWindow))
+		}),
+		httprate.WithErrorHandler(func(w http.ResponseWriter, r *http.Request, _ error) {
+			_, f := route(r)
+			h.fail(w, f, http.StatusServiceUnavailable, "service requests cannot be taken now")
+		}),
+	}
+	if c.Counter != nil {
+		opts = append(opts, httprate.WithLimitCounter(c.Counter))
+	}
+	limited := httprate.NewRateLimiter(c.RateLimit, c.RateWindow, opts...).Handler(http.HandlerFunc(h.serve))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if path, _ := route(r); path == "requests" && r.Method == http.MethodPost {
+			limited.ServeHTTP(w, r)
+			return
+		}
+		h.serve(w, r)
+	})
+}
+
+// peerKey is the default Config.ClientKey: the peer's address.
+func peerKey(r *http.Request) (string, error) {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	return httprate.CanonicalizeIP(host), nil
 }
 
 type handler struct{ b Backend }
+
+// route is the endpoint's path below Prefix, without the format suffix,
+// and the format.
+func route(r *http.Request) (string, string) {
+	path, f := format(strings.TrimPrefix(r.URL.Path, strings.TrimSuffix(Prefix, "/")))
+	return strings.Trim(path, "/"), f
+}
 
 // format cuts the .json or .xml suffix off the last path element.
 func format(path string) (string, string) {
@@ -63,9 +162,13 @@ func format(path string) (string, string) {
 }
 
 func (h *handler) serve(w http.ResponseWriter, r *http.Request) {
-	path, f := format(strings.TrimPrefix(r.URL.Path, strings.TrimSuffix(Prefix, "/")))
-	path = strings.Trim(path, "/")
+	path, f := route(r)
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 	if err := r.ParseForm(); err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			h.fail(w, f, http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body is over %d bytes", MaxBodyBytes))
+			return
+		}
 		h.fail(w, f, http.StatusBadRequest, "cannot read the form")
 		return
 	}

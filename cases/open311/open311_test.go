@@ -3,12 +3,14 @@ package open311_test
 import (
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -86,17 +88,26 @@ func newFixture(t *testing.T, o cases.Open311Config) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{h: open311.Handler(svc), svc: svc, clock: c}
+	// Every request of a test comes from one address: no rate limit here
+	// but in TestRateLimit's.
+	return &fixture{h: open311.NewHandler(svc, open311.Config{RateLimit: -1}), svc: svc, clock: c}
 }
 
 type resp struct {
-	code int
-	ct   string
-	body string
+	code       int
+	ct         string
+	body       string
+	retryAfter string
 }
 
 // do sends a request; a non-nil form is the POST body.
 func (f *fixture) do(t *testing.T, method, target string, form url.Values) resp {
+	t.Helper()
+	return f.doFrom(t, "", method, target, form)
+}
+
+// doFrom is do from the peer address remote; "" is httptest's.
+func (f *fixture) doFrom(t *testing.T, remote, method, target string, form url.Values) resp {
 	t.Helper()
 	var r *http.Request
 	if form != nil {
@@ -105,10 +116,13 @@ func (f *fixture) do(t *testing.T, method, target string, form url.Values) resp 
 	} else {
 		r = httptest.NewRequest(method, target, nil)
 	}
+	if remote != "" {
+		r.RemoteAddr = remote
+	}
 	w := httptest.NewRecorder()
 	f.h.ServeHTTP(w, r)
 	b, _ := io.ReadAll(w.Result().Body)
-	return resp{w.Code, w.Header().Get("Content-Type"), string(b)}
+	return resp{w.Code, w.Header().Get("Content-Type"), string(b), w.Header().Get("Retry-After")}
 }
 
 // decode reads body as JSON or XML, by format, and checks the content
@@ -660,6 +674,181 @@ func TestDescriptionWithheld(t *testing.T) {
 		}
 		if !strings.Contains(d, "I am [withheld]; Mr [withheld] next door too.") {
 			t.Errorf("%s: the description %q", f, d)
+		}
+	}
+}
+
+// stored is how many Open311 complaints the queue holds.
+func (f *fixture) stored(t *testing.T) int {
+	t.Helper()
+	admin := auth.Principal{Role: auth.Admin, TokenID: "test"}
+	page, err := f.svc.List(t.Context(), admin, cases.Query{Source: cases.SourceOpen311, Limit: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, c := range page.Cases {
+		got, err := f.svc.Get(t.Context(), admin, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(got.Complainants)
+	}
+	return n
+}
+
+// TestSizeLimits: a body over MaxBodyBytes is 413 and a description, name,
+// phone or e-mail over its limit is 400, both with the spec's error array
+// and nothing stored; the longest description taken, even in 4-byte
+// characters, fits in the body.
+func TestSizeLimits(t *testing.T) {
+	fx := newFixture(t, cases.Open311Config{})
+	for _, f := range formats {
+		t.Run(f, func(t *testing.T) {
+			for _, tt := range []struct {
+				name  string
+				field string
+				value string
+				code  int
+			}{
+				{"a description over the body limit", "description", strings.Repeat("x", open311.MaxBodyBytes), 413},
+				{"an address over the body limit", "address_string", strings.Repeat("x", open311.MaxBodyBytes), 413},
+				{"a description over the limit", "description", strings.Repeat("烟", cases.MaxDescription+1), 400},
+				{"a name over the limit", "first_name", strings.Repeat("z", cases.MaxName+1), 400},
+				{"a phone over the limit", "phone", strings.Repeat("1", cases.MaxPhone+1), 400},
+				{"an e-mail over the limit", "email", strings.Repeat("e", cases.MaxEmail-len("@example.invalid")+1) + "@example.invalid", 400},
+			} {
+				form := complaint("air")
+				form.Set(tt.field, tt.value)
+				before := fx.stored(t)
+				r := fx.do(t, "POST", "/open311/v2/requests."+f, form)
+				wantError(t, f, tt.name, r, tt.code)
+				if r.code == 400 && !strings.Contains(r.body, "at most") {
+					t.Errorf("%s: the error %s does not give the limit", tt.name, r.body)
+				}
+				if n := fx.stored(t); n != before {
+					t.Errorf("%s: %d complaints stored; want %d", tt.name, n, before)
+				}
+			}
+			form := complaint("air")
+			form.Set("description", strings.Repeat("😷", cases.MaxDescription))
+			before := fx.stored(t)
+			if n := len(form.Encode()); n > open311.MaxBodyBytes {
+				t.Fatalf("the longest description takes a body of %d bytes, over %d", n, open311.MaxBodyBytes)
+			}
+			fx.post(t, f, form)
+			if n := fx.stored(t); n != before+1 {
+				t.Errorf("the longest description: %d complaints stored; want %d", n, before+1)
+			}
+		})
+	}
+}
+
+// counter is an httprate.LimitCounter that counts per key and never
+// forgets, so that a test of the rate limit does not depend on the clock.
+type counter struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *counter) Config(int, time.Duration)             {}
+func (c *counter) Increment(k string, w time.Time) error { return c.IncrementBy(k, w, 1) }
+func (c *counter) IncrementBy(k string, _ time.Time, n int) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == nil {
+		c.n = map[string]int{}
+	}
+	c.n[k] += n
+	return nil
+}
+func (c *counter) Get(k string, _, _ time.Time) (int, int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n[k], 0, nil
+}
+
+// TestRateLimit: one client may POST RateLimit service requests (10 by
+// default), refused or not; the next is 429 with Retry-After and the
+// spec's error array, and stores nothing, while another client's POST and
+// the first client's reading are still served. A ClientKey names the
+// client; a negative RateLimit is none.
+func TestRateLimit(t *testing.T) {
+	const a, b = "198.51.100.7:4000", "203.0.113.9:4000"
+	for _, tt := range []struct {
+		name string
+		cfg  open311.Config
+		want int // POSTs taken from one client
+	}{
+		{"default", open311.Config{}, open311.DefaultRateLimit},
+		{"configured", open311.Config{RateLimit: 3}, 3},
+		{"another port is the same client", open311.Config{RateLimit: 2}, 2},
+		{"none", open311.Config{RateLimit: -1}, 25},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, f := range formats {
+				fx := newFixture(t, cases.Open311Config{})
+				tt.cfg.Counter = &counter{}
+				fx.h = open311.NewHandler(fx.svc, tt.cfg)
+				target := "/open311/v2/requests." + f
+				for i := range tt.want {
+					from := a
+					if tt.name == "another port is the same client" {
+						from = "198.51.100.7:" + strconv.Itoa(5000+i)
+					}
+					form := complaint("air")
+					if i == 0 {
+						form.Del("service_code") // a refused POST counts too
+					}
+					r := fx.doFrom(t, from, "POST", target, form)
+					if want := map[bool]int{true: 400, false: 201}[i == 0]; r.code != want {
+						t.Fatalf("%s: POST %d: %d %s; want %d", f, i+1, r.code, r.body, want)
+					}
+				}
+				before := fx.stored(t)
+				r := fx.doFrom(t, a, "POST", target, complaint("air"))
+				if tt.cfg.RateLimit < 0 {
+					if r.code != 201 {
+						t.Errorf("%s: with no limit, POST %d: %d %s", f, tt.want+1, r.code, r.body)
+					}
+					continue
+				}
+				wantError(t, f, fmt.Sprintf("POST %d", tt.want+1), r, 429)
+				if r.retryAfter == "" {
+					t.Errorf("%s: the 429 has no Retry-After", f)
+				}
+				if n := fx.stored(t); n != before {
+					t.Errorf("%s: the refused POST stored a complaint: %d, were %d", f, n, before)
+				}
+				if r := fx.doFrom(t, b, "POST", target, complaint("water")); r.code != 201 {
+					t.Errorf("%s: another client's POST: %d %s; want 201", f, r.code, r.body)
+				}
+				if r := fx.doFrom(t, a, "GET", target, nil); r.code != 200 {
+					t.Errorf("%s: the limited client's GET: %d %s; want 200", f, r.code, r.body)
+				}
+			}
+		})
+	}
+
+	// A ClientKey, here a header a trusted proxy would set, names the
+	// client instead of the peer.
+	fx := newFixture(t, cases.Open311Config{})
+	fx.h = open311.NewHandler(fx.svc, open311.Config{RateLimit: 1, Counter: &counter{},
+		ClientKey: func(r *http.Request) (string, error) { return r.Header.Get("X-Test-Client"), nil }})
+	send := func(client string) int {
+		r := httptest.NewRequest("POST", "/open311/v2/requests.json", strings.NewReader(complaint("air").Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.Header.Set("X-Test-Client", client)
+		w := httptest.NewRecorder()
+		fx.h.ServeHTTP(w, r)
+		return w.Code
+	}
+	for i, tt := range []struct {
+		client string
+		code   int
+	}{{"one", 201}, {"one", 429}, {"two", 201}, {"two", 429}} {
+		if got := send(tt.client); got != tt.code {
+			t.Errorf("POST %d as %s: %d; want %d", i+1, tt.client, got, tt.code)
 		}
 	}
 }

@@ -157,6 +157,9 @@ type Cases struct {
 	// Open311APIKeys, comma-separated, are the keys a POST must give.
 	Open311Jurisdiction string `yaml:"open311_jurisdiction"`
 	Open311APIKeys      Secret `yaml:"open311_api_keys"`
+	// Open311RateLimit is how many service requests one client may POST
+	// a minute; negative: no limit; 0: open311.DefaultRateLimit.
+	Open311RateLimit int `yaml:"open311_rate_limit"`
 }
 
 // Public configures the public air-quality API (package api/public).
@@ -293,6 +296,7 @@ var settings = []setting{
 	{"cases.key_file", "cases-key-file", "file with the keys that seal complainants' personal data (empty: $ENVMON_PII_KEYS, or generated in data_dir)", func(c *Config) flag.Value { return (*stringValue)(&c.Cases.KeyFile) }},
 	{"cases.default_team", "cases-default-team", "team that takes cases no team covers", func(c *Config) flag.Value { return (*stringValue)(&c.Cases.DefaultTeam) }},
 	{"cases.open311_jurisdiction", "open311-jurisdiction", "Open311 jurisdiction_id served (empty: any)", func(c *Config) flag.Value { return (*stringValue)(&c.Cases.Open311Jurisdiction) }},
+	{"cases.open311_rate_limit", "open311-rate-limit", "Open311 service requests one client may POST a minute (0: 10; negative: none)", func(c *Config) flag.Value { return (*intValue)(&c.Cases.Open311RateLimit) }},
 	{"cases.open311_api_keys", "open311-api-keys", "comma-separated api_keys an Open311 POST must give (empty: none needed)", func(c *Config) flag.Value { return (*secretValue)(&c.Cases.Open311APIKeys) }},
 	{"public.history", "aqi-history", "how far back the hourly windows and the public AQI history reach (0: 72h, the least)", func(c *Config) flag.Value { return (*durationValue)(&c.Public.History) }},
 	{"public.standard", "aqi-standard", "default AQI standard: hj633-2026, hj633-2012 or epa-2024 (empty: by the data's time)", func(c *Config) flag.Value { return (*stringValue)(&c.Public.Standard) }},
