@@ -22,21 +22,24 @@ import (
 //
 //	GET    /                     episodes, newest first, with filters and pagination
 //	GET    /{id}                 one episode with its evidence, transitions and deliveries
-//	POST   /{id}/ack             acknowledge (role officer or above)
+//	POST   /{id}/ack             acknowledge (role officer or above, of the station's team)
 //	GET    /silences             active silences
-//	POST   /silences             add a silence (role supervisor or above)
-//	DELETE /silences/{id}        expire a silence (role supervisor or above)
+//	POST   /silences             add a silence (role supervisor or above; limited to its team)
+//	DELETE /silences/{id}        expire a silence (role supervisor or above, of its scope)
 //	GET    /stream               server-sent events of every change on this replica
 //
-// tokens verifies the bearer tokens of the writing routes.
+// tokens verifies the bearer tokens of the writing routes, and of the
+// reading ones when given: the reading routes are public, but show who
+// acknowledged or silenced, and their comments, only to a verified token.
 func (e *Engine) Routes(tokens auth.Verifier) http.Handler {
 	r := chi.NewRouter()
-	r.Get("/", e.list)
-	r.Get("/stream", e.stream)
-	r.Get("/silences", e.listSilences)
+	read := r.With(optionalAuth(tokens))
+	read.Get("/", e.list)
+	read.Get("/stream", e.stream)
+	read.Get("/silences", e.listSilences)
 	r.With(auth.Require(tokens, auth.Supervisor)).Post("/silences", e.addSilence)
 	r.With(auth.Require(tokens, auth.Supervisor)).Delete("/silences/{id}", e.deleteSilence)
-	r.Get("/{id}", e.get)
+	read.Get("/{id}", e.get)
 	r.With(auth.Require(tokens, auth.Officer)).Post("/{id}/ack", e.ack)
 	return r
 }
@@ -154,6 +157,8 @@ func (e *Engine) fail(w http.ResponseWriter, err error) {
 		auth.Problem(w, http.StatusNotFound, "no such episode or silence")
 	case errors.Is(err, ErrNotOpen):
 		auth.Problem(w, http.StatusConflict, err.Error())
+	case errors.Is(err, ErrForbidden):
+		auth.Problem(w, http.StatusForbidden, err.Error())
 	default:
 		e.log.Error("alerts api", "err", err)
 		auth.Problem(w, http.StatusInternalServerError, "internal error")
@@ -192,6 +197,11 @@ func (e *Engine) list(w http.ResponseWriter, r *http.Request) {
 		e.fail(w, err)
 		return
 	}
+	if !authenticated(r) {
+		for i, ep := range p.Episodes {
+			p.Episodes[i] = withheld(ep)
+		}
+	}
 	writeJSON(w, http.StatusOK, p)
 }
 
@@ -205,6 +215,9 @@ func (e *Engine) get(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		e.fail(w, err)
 		return
+	}
+	if !authenticated(r) {
+		ep = withheld(ep)
 	}
 	writeJSON(w, http.StatusOK, struct {
 		*Episode
@@ -223,7 +236,7 @@ func (e *Engine) ack(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	ep, err := e.Ack(r.Context(), chi.URLParam(r, "id"), p.Who(), body.Comment)
+	ep, err := e.AckAs(r.Context(), p, chi.URLParam(r, "id"), body.Comment)
 	if err != nil {
 		e.fail(w, err)
 		return
@@ -240,6 +253,11 @@ func (e *Engine) listSilences(w http.ResponseWriter, r *http.Request) {
 	if ss == nil {
 		ss = []Silence{}
 	}
+	if !authenticated(r) {
+		for i := range ss {
+			ss[i].CreatedBy, ss[i].Comment = "", ""
+		}
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"silences": ss})
 }
 
@@ -250,10 +268,9 @@ func (e *Engine) addSilence(w http.ResponseWriter, r *http.Request) {
 		e.fail(w, errBadRequest("body: want a silence as JSON"))
 		return
 	}
-	s.CreatedBy = p.Who()
-	s, err := e.AddSilence(r.Context(), s)
+	s, err := e.AddSilenceAs(r.Context(), p, s)
 	if err != nil {
-		if strings.Contains(err.Error(), "alerts: add silence") {
+		if errors.Is(err, ErrForbidden) || strings.Contains(err.Error(), "alerts: add silence") {
 			e.fail(w, err)
 		} else {
 			e.fail(w, errBadRequest(err.Error()))
@@ -264,7 +281,8 @@ func (e *Engine) addSilence(w http.ResponseWriter, r *http.Request) {
 }
 
 func (e *Engine) deleteSilence(w http.ResponseWriter, r *http.Request) {
-	if err := e.ExpireSilence(r.Context(), chi.URLParam(r, "id")); err != nil {
+	p, _ := auth.FromContext(r.Context())
+	if err := e.ExpireSilenceAs(r.Context(), p, chi.URLParam(r, "id")); err != nil {
 		e.fail(w, err)
 		return
 	}
@@ -273,10 +291,16 @@ func (e *Engine) deleteSilence(w http.ResponseWriter, r *http.Request) {
 
 // stream serves server-sent events: one "event: <type>" with the episode as
 // JSON per change committed on this replica, and a comment every 15 s to
-// keep proxies from closing the connection.
+// keep proxies from closing the connection. An anonymous subscriber gets
+// the episodes without who acknowledged them.
 func (e *Engine) stream(w http.ResponseWriter, r *http.Request) {
+	anonymous := !authenticated(r)
 	sse.Serve(w, r, e.hub, "envmon alerts", 15*time.Second, func(w http.ResponseWriter, ev Event) {
-		b, _ := json.Marshal(ev.Episode)
+		ep := ev.Episode
+		if anonymous {
+			ep = withheld(ep)
+		}
+		b, _ := json.Marshal(ep)
 		fmt.Fprintf(w, "id: %s.%d\nevent: %s\ndata: %s\n\n", ev.Episode.ID, ev.Episode.Seq, ev.Type, b)
 	})
 }

@@ -24,7 +24,7 @@ func TestAPIAckSilence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	officer, _ := tokens.Create(t.Context(), auth.CreateOptions{Role: auth.Officer})
+	officer, _ := tokens.Create(t.Context(), auth.CreateOptions{Role: auth.Officer, Team: "t-hexi"})
 	viewer, _ := tokens.Create(t.Context(), auth.CreateOptions{Role: auth.Viewer})
 	srv := httptest.NewServer(http.StripPrefix("/api/v1/alerts", e.eng.Routes(tokens)))
 	defer srv.Close()

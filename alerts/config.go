@@ -40,6 +40,23 @@ type StationsFunc func(id string) (StationInfo, bool)
 // StationInfo calls f.
 func (f StationsFunc) StationInfo(id string) (StationInfo, bool) { return f(id) }
 
+// Teams tells which enforcement teams are responsible for a station, as
+// package cases routes a case: the teams whose grid cells contain the grid
+// cell of the station's point. The service adapts the station registry to
+// it. Acknowledging and silencing are scoped by it (docs/ALERTS.md).
+type Teams interface {
+	// TeamsOf returns the ids of the teams covering station and the
+	// station's grid cell path, "county/township/village" (it may stop at
+	// any level); none and "" for a station the registry does not place.
+	TeamsOf(station string) (teams []string, grid string)
+}
+
+// TeamsFunc adapts a function to Teams.
+type TeamsFunc func(station string) ([]string, string)
+
+// TeamsOf calls f.
+func (f TeamsFunc) TeamsOf(station string) ([]string, string) { return f(station) }
+
 // Windows is what alerts reads of package windows; *windows.Windows is one.
 type Windows interface {
 	Moving(station, metric string, n int, at time.Time) (windows.Mean, bool)
@@ -59,6 +76,10 @@ type Config struct {
 	// Windows answers the windowed rules; nil disables them.
 	Windows  Windows
 	Stations Stations
+	// Teams places stations in the teams' grid cells; when nil, only an
+	// admin may acknowledge or silence, as no station is known to be any
+	// team's.
+	Teams Teams
 	// Receivers get every firing, repeat and resolved notification.
 	Receivers []Receiver
 	// Replica names this process in leases and attempts; a random name

@@ -14,6 +14,6 @@
 // alerts may import reading, quality, windows (its types), db, auth, sse,
 // ingest (for ingest.Accepted) and its own subpackages (rules, notify and
 // its channels, notify/outbox); it must not import api, app or station:
-// what it needs of the registry it declares as Stations, and the service
-// adapts the registry to it.
+// what it needs of the registry it declares as Stations and Teams, and the
+// service adapts the registry to them.
 package alerts

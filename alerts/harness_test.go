@@ -135,6 +135,19 @@ func stations(id string) (alerts.StationInfo, bool) {
 	return info, true
 }
 
+// teamsOf places the test stations as the registry would: st-a and st-b
+// in 河西区/市民街道/平江社区, which team t-hexi covers; st-c in
+// 滨海新区/临港, team t-industrial's; any other station in no team's cell.
+func teamsOf(id string) ([]string, string) {
+	switch id {
+	case "st-a", "st-b":
+		return []string{"t-hexi"}, "河西区/市民街道/平江社区"
+	case "st-c":
+		return []string{"t-industrial"}, "滨海新区/临港"
+	}
+	return nil, ""
+}
+
 func newEnv(t *testing.T, cfg db.Config, c *clock, rs *rules.Set, rc *receiver, replica string) *env {
 	t.Helper()
 	d, err := db.Open(t.Context(), cfg)
@@ -155,7 +168,7 @@ func newEnv(t *testing.T, cfg db.Config, c *clock, rs *rules.Set, rc *receiver, 
 func (e *env) start() {
 	e.t.Helper()
 	eng, err := alerts.New(e.t.Context(), alerts.Config{
-		DB: e.db, Rules: e.rules, Windows: e.win, Stations: alerts.StationsFunc(stations),
+		DB: e.db, Rules: e.rules, Windows: e.win, Stations: alerts.StationsFunc(stations), Teams: alerts.TeamsFunc(teamsOf),
 		Receivers: []alerts.Receiver{{Name: "hook", Notifier: e.rc.notifier(e.t, e.clock)}},
 		Replica:   e.name, Now: e.clock.Now,
 		Retry: alerts.Retry{Base: time.Second, Max: time.Minute, Attempts: 3, Lease: 30 * time.Second},

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"regexp"
 	"time"
+
+	"github.com/envmon/envmon/auth"
 )
 
 // Matcher matches one label: equal (=), not equal (!=) or a regular
@@ -47,18 +49,26 @@ func (m Matcher) matches(labels map[string]string) bool {
 }
 
 // Silence mutes the notifications of the episodes whose labels match all
-// its matchers, from StartsAt until EndsAt. Episodes still change state and
-// are listed; only their firing and repeat notifications are not sent.
+// its matchers, from StartsAt until EndsAt, of the stations in its scope.
+// Episodes still change state and are listed; only their firing and repeat
+// notifications are not sent.
 type Silence struct {
 	ID        string    `json:"id"`
 	Matchers  []Matcher `json:"matchers"`
 	StartsAt  time.Time `json:"starts_at"`
 	EndsAt    time.Time `json:"ends_at"`
-	CreatedBy string    `json:"created_by"`
-	Comment   string    `json:"comment"`
+	CreatedBy string    `json:"created_by,omitempty"`
+	Comment   string    `json:"comment,omitempty"`
+	// Team and Grid are the scope of the silence: when either is set, it
+	// mutes only the episodes of stations that the team covers or that lie
+	// in the grid cell path (Config.Teams). AddSilenceAs sets them from the
+	// creator's token; both empty (an admin's silence): every station.
+	Team string `json:"team,omitempty"`
+	Grid string `json:"grid,omitempty"`
 }
 
-// Matches reports whether s mutes labels at t.
+// Matches reports whether s's matchers match labels at t. It does not
+// apply s's scope, which needs the engine's Config.Teams.
 func (s *Silence) Matches(labels map[string]string, t time.Time) bool {
 	if t.Before(s.StartsAt) || !t.Before(s.EndsAt) {
 		return false
@@ -71,7 +81,27 @@ func (s *Silence) Matches(labels map[string]string, t time.Time) bool {
 	return true
 }
 
-// AddSilence stores a silence and returns it with its id.
+// AddSilenceAs stores a silence made by p and returns it with its id. A
+// silence made by a principal that is not an admin is limited to p's team
+// and, for a supervisor, p's grid cell, whatever s says (Silence.Team);
+// one whose token has neither, or made while Config.Teams is nil, would
+// mute nothing and is refused with ErrForbidden.
+func (e *Engine) AddSilenceAs(ctx context.Context, p auth.Principal, s Silence) (Silence, error) {
+	s.CreatedBy = p.Who()
+	s.Team, s.Grid = scope(p)
+	if p.Role != auth.Admin {
+		switch {
+		case s.Team == "" && s.Grid == "":
+			return s, forbidden("the token has no team or grid cell to limit the silence to; only an admin may silence every station")
+		case e.cfg.Teams == nil:
+			return s, forbidden("this service does not know which team covers a station; only an admin may silence")
+		}
+	}
+	return e.AddSilence(ctx, s)
+}
+
+// AddSilence stores a silence, with the scope s gives, and returns it with
+// its id.
 func (e *Engine) AddSilence(ctx context.Context, s Silence) (Silence, error) {
 	if len(s.Matchers) == 0 {
 		return s, errors.New("matchers: at least one is required")
@@ -90,12 +120,33 @@ func (e *Engine) AddSilence(ctx context.Context, s Silence) (Silence, error) {
 	}
 	s.ID = "si-" + randomID(8)
 	b, _ := json.Marshal(s.Matchers)
-	_, err := e.db.SQL().ExecContext(ctx, `INSERT INTO alerts_silences (id, matchers, starts_at, ends_at, created_by, comment, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		s.ID, string(b), ms(s.StartsAt), ms(s.EndsAt), s.CreatedBy, s.Comment, ms(now))
+	_, err := e.db.SQL().ExecContext(ctx, `INSERT INTO alerts_silences (id, matchers, starts_at, ends_at, created_by, comment, created_at, team, grid) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		s.ID, string(b), ms(s.StartsAt), ms(s.EndsAt), s.CreatedBy, s.Comment, ms(now), s.Team, s.Grid)
 	if err != nil {
 		return s, fmt.Errorf("alerts: add silence: %w", err)
 	}
 	return s, nil
+}
+
+// ExpireSilenceAs ends a silence now on behalf of p: an admin may end any;
+// any other principal only a silence whose scope lies within what p sees
+// (its team p's, its grid cell within p's), so that no one unmutes
+// another team's stations.
+func (e *Engine) ExpireSilenceAs(ctx context.Context, p auth.Principal, id string) error {
+	if p.Role != auth.Admin {
+		var team, grid string
+		err := e.db.SQL().QueryRowContext(ctx, `SELECT team, grid FROM alerts_silences WHERE id = $1 AND ends_at > $2`, id, ms(e.cfg.Now())).Scan(&team, &grid)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if (team == "" && grid == "") || (team != "" && !p.SeesTeam(team)) || (grid != "" && !p.SeesGrid(grid)) {
+			return forbidden("this silence covers stations of another team or grid cell")
+		}
+	}
+	return e.ExpireSilence(ctx, id)
 }
 
 // ExpireSilence ends a silence now.
@@ -112,7 +163,7 @@ func (e *Engine) ExpireSilence(ctx context.Context, id string) error {
 
 // Silences returns the silences that have not ended at now.
 func (e *Engine) Silences(ctx context.Context, now time.Time) ([]Silence, error) {
-	rows, err := e.db.SQL().QueryContext(ctx, `SELECT id, matchers, starts_at, ends_at, created_by, comment FROM alerts_silences WHERE ends_at > $1 ORDER BY starts_at, id`, ms(now))
+	rows, err := e.db.SQL().QueryContext(ctx, `SELECT id, matchers, starts_at, ends_at, created_by, comment, team, grid FROM alerts_silences WHERE ends_at > $1 ORDER BY starts_at, id`, ms(now))
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +173,7 @@ func (e *Engine) Silences(ctx context.Context, now time.Time) ([]Silence, error)
 		var s Silence
 		var m string
 		var a, b int64
-		if err := rows.Scan(&s.ID, &m, &a, &b, &s.CreatedBy, &s.Comment); err != nil {
+		if err := rows.Scan(&s.ID, &m, &a, &b, &s.CreatedBy, &s.Comment, &s.Team, &s.Grid); err != nil {
 			return nil, err
 		}
 		json.Unmarshal([]byte(m), &s.Matchers)
@@ -138,7 +189,7 @@ func (e *Engine) silenced(ctx context.Context, labels map[string]string, now tim
 		return false, err
 	}
 	for i := range ss {
-		if ss[i].Matches(labels, now) {
+		if ss[i].Matches(labels, now) && e.inScope(&ss[i], labels["station"]) {
 			return true, nil
 		}
 	}
@@ -150,6 +201,24 @@ var ErrNotFound = errors.New("not found")
 
 // ErrNotOpen is returned when acknowledging a resolved episode.
 var ErrNotOpen = errors.New("the episode is resolved")
+
+// AckAs acknowledges an open episode on behalf of p, as Ack does, if p
+// may act on its station: an admin, or an officer or above of a team
+// covering the station or a supervisor whose grid cell contains it
+// (Config.Teams); otherwise it returns ErrForbidden and changes nothing.
+func (e *Engine) AckAs(ctx context.Context, p auth.Principal, id, comment string) (*Episode, error) {
+	ep, err := getEpisode(ctx, e.db.SQL(), id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !e.sees(p, ep.Station) { // an episode's station never changes
+		return nil, forbidden("the episode's station is not covered by the token's team or grid cell")
+	}
+	return e.Ack(ctx, id, p.Who(), comment)
+}
 
 // Ack acknowledges an open episode: its repeat notifications stop, and it
 // stays open. The acknowledgement clears when the episode resolves.

@@ -103,6 +103,7 @@ func (a *App) buildPlatform(ctx context.Context, cfg config.Config) ([]ingest.St
 	}
 	if p.alerts, err = alerts.New(ctx, alerts.Config{
 		DB: a.db, Rules: set, Windows: p.windows, Stations: alerts.StationsFunc(a.alertStation),
+		Teams:     alerts.TeamsFunc(func(id string) ([]string, string) { return a.alertTeams(id, cfg.Cases.DefaultTeam) }),
 		Receivers: append(receivers, alerts.Receiver{Name: "cases", Notifier: p.cases.AlertReceiver()}),
 		Replica:   cfg.MQTT.ClientID, Logger: a.log, Registerer: a.reg,
 	}); err != nil {
@@ -233,6 +234,26 @@ func (a *App) alertStation(id string) (alerts.StationInfo, bool) {
 	}
 	return alerts.StationInfo{ID: v.ID, Point: v.Point, Media: v.Media, Location: v.TimeZone,
 		NoiseZone: v.NoiseZone, WaterTarget: v.WaterTarget, WaterBody: v.WaterBody}, true
+}
+
+// alertTeams gives alerts the teams that may act on a station's alerts,
+// and its grid cell: the teams whose cells cover it, as cases routes a
+// case of it, or the default team (cases.default_team) when none does.
+func (a *App) alertTeams(id, defaultTeam string) (teams []string, grid string) {
+	v, ok := a.stations.Get(id)
+	if !ok {
+		return nil, ""
+	}
+	g := v.ServicePoint.Grid
+	if !g.IsZero() {
+		for _, t := range a.stations.Teams(g) {
+			teams = append(teams, t.ID)
+		}
+	}
+	if len(teams) == 0 && defaultTeam != "" {
+		teams = []string{defaultTeam}
+	}
+	return teams, g.String()
 }
 
 // stationOffline tells alerts that a station is shown offline: by its
