@@ -1,12 +1,10 @@
 package alerts_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
 	"github.com/envmon/envmon/alerts"
-	"github.com/envmon/envmon/ingest"
 	"github.com/envmon/envmon/reading"
 )
 
@@ -183,19 +181,8 @@ func TestOwnershipMoves(t *testing.T) {
 	}} {
 		for _, eng := range engines {
 			t.Run(tc.name+"/"+eng.name, func(t *testing.T) {
-				cfg := eng.fresh(t)
-				c := &clock{t: at("08:00")}
-				rc := newReceiver(t, c)
-				rs := mustRules(t, loadRules)
-				a := newEnv(t, cfg, c, rs, rc, "a")
-				b := newEnv(t, cfg, c, rs, rc, "b")
-				to := func(x, y *env, r reading.Reading) {
-					x.feed(r)
-					y.win.Add(r, shanghai)
-					if err := y.eng.Consume(context.Background(), []ingest.Accepted{{Reading: r, Arrived: c.Now(), Owned: false}}); err != nil {
-						t.Fatal(err)
-					}
-				}
+				c, rc, a, b := twoReplicas(t, eng.fresh(t), loadRules)
+				to := func(x, y *env, r reading.Reading) { x.feed(r); y.feedUnowned(r) }
 				tc.run(t, c, a, b, to)
 				eps := a.episodes(alerts.Query{Rule: tc.rule, Station: st})
 				if len(eps) != tc.episodes {

@@ -148,6 +148,16 @@ func teamsOf(id string) ([]string, string) {
 	return nil, ""
 }
 
+// twoReplicas returns replicas a and b of the rules yaml on one database
+// of cfg, with one clock from 08:00 and one receiver.
+func twoReplicas(t *testing.T, cfg db.Config, yaml string) (c *clock, rc *receiver, a, b *env) {
+	t.Helper()
+	c = &clock{t: at("08:00")}
+	rc = newReceiver(t, c)
+	rs := mustRules(t, yaml)
+	return c, rc, newEnv(t, cfg, c, rs, rc, "a"), newEnv(t, cfg, c, rs, rc, "b")
+}
+
 func newEnv(t *testing.T, cfg db.Config, c *clock, rs *rules.Set, rc *receiver, replica string) *env {
 	t.Helper()
 	d, err := db.Open(t.Context(), cfg)
@@ -182,13 +192,19 @@ func (e *env) start() {
 // feed gives the readings to the windows and the engine, as the stream
 // does, in one batch; arrival is the clock, moved to each reading's event
 // time first.
-func (e *env) feed(rs ...reading.Reading) {
+func (e *env) feed(rs ...reading.Reading) { e.t.Helper(); e.consume(true, rs) }
+
+// feedUnowned gives the readings to the engine as of a station another
+// replica owns.
+func (e *env) feedUnowned(rs ...reading.Reading) { e.t.Helper(); e.consume(false, rs) }
+
+func (e *env) consume(owned bool, rs []reading.Reading) {
 	e.t.Helper()
 	batch := make([]ingest.Accepted, len(rs))
 	for i, r := range rs {
 		e.clock.Set(r.Time)
 		e.win.Add(r, shanghai)
-		batch[i] = ingest.Accepted{Reading: r, Arrived: e.clock.Now(), Owned: true}
+		batch[i] = ingest.Accepted{Reading: r, Arrived: e.clock.Now(), Owned: owned}
 	}
 	if err := e.eng.Consume(context.Background(), batch); err != nil {
 		e.t.Fatal(err)

@@ -1,13 +1,11 @@
 package alerts_test
 
 import (
-	"context"
 	"database/sql"
 	"testing"
 	"time"
 
 	"github.com/envmon/envmon/alerts"
-	"github.com/envmon/envmon/ingest"
 	"github.com/envmon/envmon/reading"
 )
 
@@ -152,21 +150,10 @@ func TestLoadMinResolved(t *testing.T) {
 func TestRepeatInhibitedOnOtherReplica(t *testing.T) {
 	for _, eng := range engines {
 		t.Run(eng.name, func(t *testing.T) {
-			cfg := eng.fresh(t)
-			c := &clock{t: at("08:00")}
-			rc := newReceiver(t, c)
-			rs := mustRules(t, loadRules)
-			a := newEnv(t, cfg, c, rs, rc, "a")
-			b := newEnv(t, cfg, c, rs, rc, "b")
+			c, rc, a, b := twoReplicas(t, eng.fresh(t), loadRules)
 			// feed gives a reading to a, which owns the station, and to b,
 			// which does not.
-			feed := func(r reading.Reading) {
-				a.feed(r)
-				b.win.Add(r, shanghai)
-				if err := b.eng.Consume(context.Background(), []ingest.Accepted{{Reading: r, Arrived: c.Now(), Owned: false}}); err != nil {
-					t.Fatal(err)
-				}
-			}
+			feed := func(r reading.Reading) { a.feed(r); b.feedUnowned(r) }
 			// st-r1 fires, then falls silent; st-r2 fires and stays online.
 			for ts := at("08:00"); ts.Before(at("08:11")); ts = ts.Add(time.Minute) {
 				feed(air("st-r1", ts, "pm25", 150))
