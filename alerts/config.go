@@ -85,6 +85,13 @@ type Config struct {
 	// Replica names this process in leases and attempts; a random name
 	// when empty.
 	Replica string
+	// Shared says that replicas share the stations (ingest's shared
+	// subscription), so that a station's ownership moves when one joins
+	// or leaves: the first owned reading of a station after start, or
+	// after another replica owned it, then reloads its stored episodes,
+	// which the other replica may have changed. One process alone never
+	// needs to.
+	Shared bool
 	// Now is the clock of arrivals, offline, repeats and the outbox;
 	// time.Now when nil. Evaluation of readings uses their event time.
 	Now func() time.Time

@@ -482,7 +482,7 @@ func (e *Engine) consume(ctx context.Context, st *stationState, a *ingest.Accept
 	st.medium = a.Medium
 	st.owned = a.Owned
 	var reloadErr error
-	if a.Owned && !st.claimed {
+	if a.Owned && !st.claimed && e.cfg.Shared {
 		// Newly this engine's: take over its stored episodes first.
 		if reloadErr = e.reload(ctx, st); reloadErr != nil {
 			st.owned = false // not taken over: the next reading tries again

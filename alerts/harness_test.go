@@ -126,6 +126,8 @@ type env struct {
 	rc    *receiver
 	rules *rules.Set
 	name  string
+	// shared is Config.Shared: replicas share the stations.
+	shared bool
 }
 
 var shanghai, _ = time.LoadLocation("Asia/Shanghai")
@@ -149,16 +151,24 @@ func teamsOf(id string) ([]string, string) {
 }
 
 // twoReplicas returns replicas a and b of the rules yaml on one database
-// of cfg, with one clock from 08:00 and one receiver.
+// of cfg, sharing the stations (Config.Shared), with one clock from 08:00
+// and one receiver.
 func twoReplicas(t *testing.T, cfg db.Config, yaml string) (c *clock, rc *receiver, a, b *env) {
 	t.Helper()
 	c = &clock{t: at("08:00")}
 	rc = newReceiver(t, c)
 	rs := mustRules(t, yaml)
-	return c, rc, newEnv(t, cfg, c, rs, rc, "a"), newEnv(t, cfg, c, rs, rc, "b")
+	return c, rc, newEnvOf(t, cfg, c, rs, rc, "a", true), newEnvOf(t, cfg, c, rs, rc, "b", true)
 }
 
 func newEnv(t *testing.T, cfg db.Config, c *clock, rs *rules.Set, rc *receiver, replica string) *env {
+	t.Helper()
+	return newEnvOf(t, cfg, c, rs, rc, replica, false)
+}
+
+// newEnvOf is newEnv of a replica that shares its stations with others,
+// or not.
+func newEnvOf(t *testing.T, cfg db.Config, c *clock, rs *rules.Set, rc *receiver, replica string, shared bool) *env {
 	t.Helper()
 	d, err := db.Open(t.Context(), cfg)
 	if err != nil {
@@ -169,7 +179,7 @@ func newEnv(t *testing.T, cfg db.Config, c *clock, rs *rules.Set, rc *receiver, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, clock: c, cfg: cfg, db: d, win: w, rc: rc, rules: rs, name: replica}
+	e := &env{t: t, clock: c, cfg: cfg, db: d, win: w, rc: rc, rules: rs, name: replica, shared: shared}
 	e.start()
 	return e
 }
@@ -180,7 +190,7 @@ func (e *env) start() {
 	eng, err := alerts.New(e.t.Context(), alerts.Config{
 		DB: e.db, Rules: e.rules, Windows: e.win, Stations: alerts.StationsFunc(stations), Teams: alerts.TeamsFunc(teamsOf),
 		Receivers: []alerts.Receiver{{Name: "hook", Notifier: e.rc.notifier(e.t, e.clock)}},
-		Replica:   e.name, Now: e.clock.Now,
+		Replica:   e.name, Shared: e.shared, Now: e.clock.Now,
 		Retry: alerts.Retry{Base: time.Second, Max: time.Minute, Attempts: 3, Lease: 30 * time.Second},
 	})
 	if err != nil {

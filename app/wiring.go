@@ -105,7 +105,7 @@ func (a *App) buildPlatform(ctx context.Context, cfg config.Config) ([]ingest.St
 		DB: a.db, Rules: set, Windows: p.windows, Stations: alerts.StationsFunc(a.alertStation),
 		Teams:     alerts.TeamsFunc(func(id string) ([]string, string) { return a.alertTeams(id, cfg.Cases.DefaultTeam) }),
 		Receivers: append(receivers, alerts.Receiver{Name: "cases", Notifier: p.cases.AlertReceiver()}),
-		Replica:   cfg.MQTT.ClientID, Logger: a.log, Registerer: a.reg,
+		Replica:   cfg.MQTT.ClientID, Shared: cfg.Ingest.SharedGroup != "", Logger: a.log, Registerer: a.reg,
 	}); err != nil {
 		return nil, nil, nil, err
 	}
