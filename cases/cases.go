@@ -164,6 +164,8 @@ type Service struct {
 	metrics *metrics
 	nudge   chan struct{}
 	outbox  *outbox.Outbox
+	// disclosure caches the public statistics (see Disclose).
+	disclosure disclosureCache
 }
 
 // New migrates the cases tables and returns the service.
@@ -173,6 +175,9 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	sub, _ := fs.Sub(migrations, "migrations")
 	if err := cfg.DB.Migrate(ctx, "cases", sub); err != nil {
+		return nil, err
+	}
+	if err := hashClearTokens(ctx, cfg.DB); err != nil {
 		return nil, err
 	}
 	s := &Service{cfg: cfg, db: cfg.DB, log: cfg.Logger, hub: new(sse.Hub[Change]), nudge: make(chan struct{}, 1)}

@@ -1,6 +1,7 @@
 package cases
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -16,9 +18,24 @@ import (
 // head in.
 const PoorRateFlag = 0.05
 
+// MinGroupComplaints is k of the threshold rule that the disclosure
+// applies to its groups: a group holding at least one complaint but fewer
+// than k is withheld, so that no published row stands for one or two
+// complainants. 3 is the usual minimum frequency of the threshold rule of
+// statistical disclosure control (Hundepool et al., Statistical
+// Disclosure Control, Wiley 2012, on frequency tables), and the value the
+// privacy review asked for.
+const MinGroupComplaints = 3
+
+// DisclosureTTL is how long Disclose keeps the statistics it computed
+// before it reads the cases again, so that anonymous requests do not each
+// scan every case and timer.
+const DisclosureTTL = time.Minute
+
 // Disclosure is the public, anonymous statistics of GET
 // /api/v1/disclosure/cases. It holds no personal data and no location
-// finer than a grid cell.
+// finer than a grid cell, and no group of one or two complaints (see
+// MinGroupComplaints).
 type Disclosure struct {
 	Generated time.Time       `json:"generated_at"`
 	TimeZone  string          `json:"time_zone"`
@@ -26,6 +43,11 @@ type Disclosure struct {
 	Points    []PointYear     `json:"points"`
 	Deadlines []string        `json:"deadlines"`
 	Flag      float64         `json:"poor_rate_flag"`
+	// MinComplaints is MinGroupComplaints, k of the threshold rule.
+	MinComplaints int `json:"min_group_complaints"`
+	// Withheld counts the groups left out of Groups: those under the
+	// threshold and those withheld with them (see Disclose).
+	Withheld int `json:"withheld_groups"`
 }
 
 // DisclosureRow is one month, grid cell and category.
@@ -57,9 +79,65 @@ type PointYear struct {
 	Flagged  bool    `json:"flagged"`
 }
 
-// Disclose computes the statistics; year 0 means every year.
+// disclosureCache keeps the statistics of each year asked for (0: every
+// year) for DisclosureTTL, on the service's clock.
+type disclosureCache struct {
+	// mu is held while the statistics are computed, so that requests
+	// arriving together scan the cases once.
+	mu     sync.Mutex
+	byYear map[int]disclosed
+}
+
+type disclosed struct {
+	d         *Disclosure
+	at, until time.Time
+}
+
+// Disclose returns the statistics of the cases received in year; year 0
+// means every year. It computes them at most once every DisclosureTTL of
+// the service's clock for each year; in between it returns the same
+// value, which its callers must not modify.
+//
+// A group is a month, grid cell and category. Cases opened by alerts name
+// no one, and the alerts behind them are public, so the threshold counts
+// complaints (Open311 and desk cases): a group holding from 1 to
+// MinGroupComplaints-1 of them is withheld whole, leaving no trace of its
+// month, cell or category but the count of withheld groups; a group of
+// alert cases alone is shown. Withheld groups could be recovered by
+// subtraction from a total that covers them, as the service points'
+// yearly ratings cover a cell's groups of a year; so, as the secondary
+// suppression of statistical disclosure control does (Hundepool et al.,
+// ibid.), when exactly one group of a grid cell and year is withheld, the
+// smallest other group of that cell and year is withheld too, one holding
+// complaints before one holding none. Because the rule works within a
+// year, a year's groups are the same whether asked for alone or with
+// every year.
 func (s *Service) Disclose(ctx context.Context, year int) (*Disclosure, error) {
+	c := &s.disclosure
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	now := s.cfg.Now()
+	if e, ok := c.byYear[year]; ok && !now.Before(e.at) && now.Before(e.until) {
+		return e.d, nil
+	}
+	d, err := s.disclose(ctx, year, now)
+	if err != nil {
+		return nil, err
+	}
+	if c.byYear == nil {
+		c.byYear = map[int]disclosed{}
+	}
+	for y, e := range c.byYear {
+		if !now.Before(e.until) {
+			delete(c.byYear, y)
+		}
+	}
+	c.byYear[year] = disclosed{d, now, now.Add(DisclosureTTL)}
+	return d, nil
+}
+
+// disclose computes the statistics of Disclose as of now.
+func (s *Service) disclose(ctx context.Context, year int, now time.Time) (*Disclosure, error) {
 	loc := s.cal.Location()
 	type tm struct {
 		deadline int64
@@ -85,13 +163,14 @@ func (s *Service) Disclose(ctx context.Context, year int) (*Disclosure, error) {
 		timers[id] = append(timers[id], tm{d, state})
 	}
 	trows.Close()
-	rows, err := s.db.SQL().QueryContext(ctx, `SELECT id, category, grid, point, received_at, resolved_at, rating, rated_at FROM cases_cases ORDER BY received_at`)
+	rows, err := s.db.SQL().QueryContext(ctx, `SELECT id, source, category, grid, point, received_at, resolved_at, rating, rated_at FROM cases_cases ORDER BY received_at`)
 	if err != nil {
 		return nil, fmt.Errorf("cases: disclosure: %w", err)
 	}
 	defer rows.Close()
 	type key struct{ month, grid, cat string }
 	groups := map[key]*DisclosureRow{}
+	complaints := map[key]int{}
 	hours := map[key][]float64{}
 	type pk struct {
 		point string
@@ -100,10 +179,10 @@ func (s *Service) Disclose(ctx context.Context, year int) (*Disclosure, error) {
 	points := map[pk]*PointYear{}
 	deadlines := []string{TimerEnter, TimerContact, TimerForward, TimerFeedback, TimerRecheck}
 	for rows.Next() {
-		var id, cat, grid, point, rating string
+		var id, source, cat, grid, point, rating string
 		var rcv int64
 		var res, rated sql.NullInt64
-		if err := rows.Scan(&id, &cat, &grid, &point, &rcv, &res, &rating, &rated); err != nil {
+		if err := rows.Scan(&id, &source, &cat, &grid, &point, &rcv, &res, &rating, &rated); err != nil {
 			return nil, err
 		}
 		rt := fromMs(rcv).In(loc)
@@ -123,6 +202,9 @@ func (s *Service) Disclose(ctx context.Context, year int) (*Disclosure, error) {
 			groups[k] = g
 		}
 		g.Received++
+		if source != SourceAlert {
+			complaints[k]++
+		}
 		late := false
 		for kind, t := range kinds[id] {
 			switch {
@@ -159,8 +241,52 @@ func (s *Service) Disclose(ctx context.Context, year int) (*Disclosure, error) {
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	out := &Disclosure{Generated: now.UTC(), TimeZone: loc.String(), Groups: []DisclosureRow{}, Points: []PointYear{}, Deadlines: deadlines, Flag: PoorRateFlag}
+	out := &Disclosure{Generated: now.UTC(), TimeZone: loc.String(), Groups: []DisclosureRow{}, Points: []PointYear{}, Deadlines: deadlines, Flag: PoorRateFlag,
+		MinComplaints: MinGroupComplaints}
+	// The threshold rule, then the secondary suppression, within each grid
+	// cell and year (see Disclose).
+	type parent struct{ year, grid string }
+	byParent := map[parent][]key{}
+	for k := range groups {
+		p := parent{k.month[:4], k.grid}
+		byParent[p] = append(byParent[p], k)
+	}
+	withheld := map[key]bool{}
+	for _, ks := range byParent {
+		n := 0
+		for _, k := range ks {
+			if c := complaints[k]; c > 0 && c < MinGroupComplaints {
+				withheld[k] = true
+				n++
+			}
+		}
+		if n != 1 {
+			continue
+		}
+		// The smallest other group: one holding complaints before one
+		// holding none, then by complaints, cases, month and category.
+		var rest []key
+		for _, k := range ks {
+			if !withheld[k] {
+				rest = append(rest, k)
+			}
+		}
+		if len(rest) > 0 {
+			withheld[slices.MinFunc(rest, func(a, b key) int {
+				return cmp.Or(
+					cmp.Compare(b2i(complaints[a] == 0), b2i(complaints[b] == 0)),
+					cmp.Compare(complaints[a], complaints[b]),
+					cmp.Compare(groups[a].Received, groups[b].Received),
+					cmp.Compare(a.month, b.month),
+					cmp.Compare(a.cat, b.cat))
+			})] = true
+		}
+	}
+	out.Withheld = len(withheld)
 	for k, g := range groups {
+		if withheld[k] {
+			continue
+		}
 		if h := hours[k]; len(h) > 0 {
 			slices.Sort(h)
 			m := h[len(h)/2]

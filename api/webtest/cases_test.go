@@ -18,6 +18,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/envmon/envmon/cases"
 	"github.com/envmon/envmon/internal/testenv"
 )
 
@@ -340,8 +341,8 @@ type caseList struct {
 
 // TestCasesTabEnvmon opens the cases tab of a real "envmon demo", whose
 // alerts open cases of their own (water stations below their target).
-// A citizen complains through Open311 with a name, phone and e-mail; an
-// officer takes the case through to a poor rating, so that its service
+// Citizens complain through Open311 with a name, phone and e-mail; an
+// officer takes a case through to a poor rating, so that its service
 // point is flagged. The tab, reached by keyboard, shows in English and
 // Chinese exactly the numbers of /api/v1/disclosure/cases, the flag in
 // words, fits a 390 px phone, and holds none of the complainant's data,
@@ -352,24 +353,28 @@ func TestCasesTabEnvmon(t *testing.T) {
 	e := testenv.StartEnvmonCommand(t, "demo", "--data-dir", dataDir)
 	base := e.HTTP
 
-	form := url.Values{"service_code": {"air"}, "attribute[point]": {"p-civic"}, "description": {"Black smoke from a chimney every evening."},
-		"first_name": {tFirst}, "last_name": {tLast}, "phone": {tPhone}, "email": {tEmail}}
-	res, err := http.PostForm(base+"/open311/v2/requests.json", form)
-	if err != nil {
-		t.Fatal(err)
+	// Three complaints, so that their group reaches the disclosure's
+	// threshold (cases.MinGroupComplaints) and is shown.
+	for i := range cases.MinGroupComplaints {
+		form := url.Values{"service_code": {"air"}, "attribute[point]": {"p-civic"}, "description": {fmt.Sprintf("Black smoke from a chimney every evening (%d).", i+1)},
+			"first_name": {tFirst}, "last_name": {tLast}, "phone": {tPhone}, "email": {tEmail}}
+		res, err := http.PostForm(base+"/open311/v2/requests.json", form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusCreated {
+			t.Fatalf("Open311 POST: %s %s", res.Status, body)
+		}
+		noPersonal(t, "the Open311 receipt", string(body))
 	}
-	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if res.StatusCode != http.StatusCreated {
-		t.Fatalf("Open311 POST: %s %s", res.Status, body)
-	}
-	noPersonal(t, "the Open311 receipt", string(body))
 
 	tok := adminToken(t, dataDir)
 	var mine caseList
 	callAPI(t, "GET", base+"/api/v1/cases?source=open311", tok, "", &mine)
-	if len(mine.Cases) != 1 {
-		t.Fatalf("%d Open311 cases, want the one just filed", len(mine.Cases))
+	if len(mine.Cases) != cases.MinGroupComplaints {
+		t.Fatalf("%d Open311 cases, want the %d just filed", len(mine.Cases), cases.MinGroupComplaints)
 	}
 	id := mine.Cases[0].ID
 	for _, a := range []string{"acknowledge", "contact", "forward", "start", "resolve"} {
