@@ -330,11 +330,16 @@ func (s *Service) DisclosureHandler() http.Handler {
 			Problem(w, http.StatusMethodNotAllowed, "GET only", nil)
 			return
 		}
+		// A year is one of those that can hold cases, from 2000 to this
+		// one: each is computed at most once per DisclosureTTL, so a client
+		// cannot make the service read every case for a thousand years a
+		// minute.
 		year := 0
 		if y := r.URL.Query().Get("year"); y != "" {
+			last := s.cfg.Now().In(s.cal.Location()).Year()
 			var err error
-			if year, err = strconv.Atoi(y); err != nil || year < 2000 || year > 3000 {
-				Problem(w, http.StatusBadRequest, "year: want YYYY", nil)
+			if year, err = strconv.Atoi(y); err != nil || year < 2000 || year > last {
+				Problem(w, http.StatusBadRequest, fmt.Sprintf("year: want YYYY from 2000 to %d", last), nil)
 				return
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -144,6 +145,25 @@ func TestDisclosureWithholdsSmallGroups(t *testing.T) {
 
 // TestDisclosureCached: the statistics are computed at most once a
 // DisclosureTTL of the service's clock, for each year asked for.
+// TestDisclosureYears: year= takes the years from 2000 to this one (in
+// the service's time zone), and no other.
+func TestDisclosureYears(t *testing.T) {
+	// 2027 in Shanghai, still 2026 in UTC.
+	c := &clock{t: at("2027-01-01 06:00")}
+	e := newEnv(t, engines[0].fresh(t), c, pii.New(), &sink{}, &bytes.Buffer{}, "r1")
+	const this = 2027
+	for _, tt := range []struct {
+		year string
+		code int
+	}{
+		{"2000", 200}, {strconv.Itoa(this), 200}, {"1999", 400}, {strconv.Itoa(this + 1), 400}, {"3000", 400}, {"20x6", 400},
+	} {
+		if r := do(t, e.svc.DisclosureHandler(), "GET", "/api/v1/disclosure/cases?year="+tt.year, "", ""); r.code != tt.code {
+			t.Errorf("year=%s: %d, want %d (%s)", tt.year, r.code, tt.code, r.body)
+		}
+	}
+}
+
 func TestDisclosureCached(t *testing.T) {
 	for _, eng := range engines {
 		t.Run(eng.name, func(t *testing.T) {
