@@ -89,13 +89,19 @@ func TestKit(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { b.Close() })
-		got := make(chan paho.Message, 16)
+		arrived := make(chan notifytest.Arrival, 16)
 		sub := paho.NewClient(paho.NewClientOptions().AddBroker(b.URL()).SetClientID("kit-sub").SetOrderMatters(true))
 		if tok := sub.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 			t.Fatalf("connect: %v", tok.Error())
 		}
 		t.Cleanup(func() { sub.Disconnect(0) })
-		if tok := sub.Subscribe("envmon/alerts/#", 1, func(_ paho.Client, m paho.Message) { got <- m }); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		if tok := sub.Subscribe("envmon/alerts/#", 1, func(_ paho.Client, m paho.Message) {
+			var body struct{ Status, Key string }
+			if err := json.Unmarshal(m.Payload(), &body); err != nil {
+				t.Errorf("payload %s: %v", m.Payload(), err)
+			}
+			arrived <- notifytest.Arrival{Key: body.Key, Status: body.Status}
+		}); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 			t.Fatalf("subscribe: %v", tok.Error())
 		}
 		var down atomic.Bool
@@ -110,20 +116,9 @@ func TestKit(t *testing.T) {
 		}
 		return notifytest.Receiver{
 			Notifier: n,
-			Next: func(t *testing.T) (string, string, bool) {
-				select {
-				case m := <-got:
-					var body struct{ Status, Key string }
-					if err := json.Unmarshal(m.Payload(), &body); err != nil {
-						t.Errorf("payload %s: %v", m.Payload(), err)
-					}
-					return body.Key, body.Status, true
-				case <-time.After(10 * time.Second):
-					return "", "", false
-				}
-			},
-			Down: func() { down.Store(true) },
-			Up:   func() { down.Store(false) },
+			Arrived:  arrived,
+			Down:     func() { down.Store(true) },
+			Up:       func() { down.Store(false) },
 		}
 	})
 }

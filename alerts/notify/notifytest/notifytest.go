@@ -18,13 +18,30 @@ import (
 // Receiver is a notifier and the receiving end it delivers to.
 type Receiver struct {
 	Notifier notify.Notifier
-	// Next waits for the next notification the receiver took, for at
-	// least a few seconds, and returns its idempotency key and status
-	// ("firing" or "resolved"); ok is false if none came.
-	Next func(t *testing.T) (key, status string, ok bool)
+	// Arrived carries each notification the receiver took, in the order
+	// it took them.
+	Arrived <-chan Arrival
 	// Down makes the receiver fail as an unreachable or overloaded one
 	// does, taking nothing, until Up.
 	Down, Up func()
+}
+
+// Arrival is a notification as the receiver took it: its idempotency key
+// and status ("firing" or "resolved").
+type Arrival struct{ Key, Status string }
+
+// arrivalWait is how long the kit waits for a notification to arrive.
+const arrivalWait = 10 * time.Second
+
+// next returns the next notification r took; ok is false if none came
+// within arrivalWait.
+func (r Receiver) next() (a Arrival, ok bool) {
+	select {
+	case a := <-r.Arrived:
+		return a, true
+	case <-time.After(arrivalWait):
+		return Arrival{}, false
+	}
 }
 
 // Run runs the kit's tests; newReceiver returns a fresh receiver for each,
@@ -43,12 +60,12 @@ func Run(t *testing.T, newReceiver func(t *testing.T) Receiver) {
 			}
 		}
 		for _, n := range sent {
-			key, status, ok := r.Next(t)
+			a, ok := r.next()
 			if !ok {
 				t.Fatalf("%s did not arrive", n.Key)
 			}
-			if key != n.Key || status != n.Status() {
-				t.Errorf("got %s (%s); want %s (%s), in the order sent", key, status, n.Key, n.Status())
+			if a.Key != n.Key || a.Status != n.Status() {
+				t.Errorf("got %s (%s); want %s (%s), in the order sent", a.Key, a.Status, n.Key, n.Status())
 			}
 		}
 	})
@@ -64,9 +81,9 @@ func Run(t *testing.T, newReceiver func(t *testing.T) Receiver) {
 		if retry, err := r.Notifier.Notify(context.Background(), n); err != nil {
 			t.Fatalf("retry: %v (retry %v)", err, retry)
 		}
-		key, _, ok := r.Next(t)
-		if !ok || key != n.Key {
-			t.Errorf("after the retry the receiver got %q (%v); want %q, the same key as the failed attempt", key, ok, n.Key)
+		a, ok := r.next()
+		if !ok || a.Key != n.Key {
+			t.Errorf("after the retry the receiver got %q (%v); want %q, the same key as the failed attempt", a.Key, ok, n.Key)
 		}
 	})
 }

@@ -20,8 +20,7 @@ import (
 func TestKit(t *testing.T) {
 	notifytest.Run(t, func(t *testing.T) notifytest.Receiver {
 		key := secret.New("kit-secret")
-		type got struct{ key, status string }
-		arrived := make(chan got, 16)
+		arrived := make(chan notifytest.Arrival, 16)
 		var down atomic.Bool
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if down.Load() {
@@ -41,7 +40,7 @@ func TestKit(t *testing.T) {
 			if h := r.Header.Get(webhook.IdempotencyHeader); h != m.Envmon.IdempotencyKey {
 				t.Errorf("%s header %q, body's key %q", webhook.IdempotencyHeader, h, m.Envmon.IdempotencyKey)
 			}
-			arrived <- got{m.Envmon.IdempotencyKey, m.Status}
+			arrived <- notifytest.Arrival{Key: m.Envmon.IdempotencyKey, Status: m.Status}
 		}))
 		t.Cleanup(srv.Close)
 		n, err := webhook.New(webhook.Config{Name: "kit", URL: srv.URL, Secret: key})
@@ -50,16 +49,9 @@ func TestKit(t *testing.T) {
 		}
 		return notifytest.Receiver{
 			Notifier: n,
-			Next: func(t *testing.T) (string, string, bool) {
-				select {
-				case g := <-arrived:
-					return g.key, g.status, true
-				case <-time.After(10 * time.Second):
-					return "", "", false
-				}
-			},
-			Down: func() { down.Store(true) },
-			Up:   func() { down.Store(false) },
+			Arrived:  arrived,
+			Down:     func() { down.Store(true) },
+			Up:       func() { down.Store(false) },
 		}
 	})
 }
