@@ -12,15 +12,7 @@ import (
 // fault of testRules, and in the damped variant with min_resolved, so that
 // a stuck sensor's second episode waits pending.
 const (
-	stuckRules = `
-rules:
-  - name: sensor_fault
-    kind: sensor_fault
-    flags: [range, sentinel, stuck, spike]
-    for: 20m
-    stuck_for: 2h
-    clear_for: 10m
-`
+	stuckRules       = "rules:\n" + sensorFaultRule
 	stuckDampedRules = stuckRules + `    min_resolved: 3h
 `
 )

@@ -28,7 +28,11 @@ rules:
   - name: station_offline
     kind: offline
     after: 15m
-  - name: sensor_fault
+` + sensorFaultRule
+
+// sensorFaultRule is the sensor-fault rule of testRules, as a rules list
+// entry.
+const sensorFaultRule = `  - name: sensor_fault
     kind: sensor_fault
     flags: [range, sentinel, stuck, spike]
     for: 20m
