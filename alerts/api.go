@@ -33,7 +33,7 @@ import (
 // acknowledged or silenced, and their comments, only to a verified token.
 func (e *Engine) Routes(tokens auth.Verifier) http.Handler {
 	r := chi.NewRouter()
-	read := r.With(optionalAuth(tokens))
+	read := r.With(auth.Optional(tokens))
 	read.Get("/", e.list)
 	read.Get("/stream", e.stream)
 	read.Get("/silences", e.listSilences)

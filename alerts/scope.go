@@ -58,24 +58,6 @@ func (e *Engine) inScope(s *Silence, station string) bool {
 	return e.sees(auth.Principal{Role: auth.Supervisor, Team: s.Team, Grid: s.Grid}, station)
 }
 
-// optionalAuth returns middleware that lets a request without an
-// Authorization header through as anonymous, and checks the bearer token
-// of one with it as auth.Require does for the role viewer: a bad token is
-// 401, not anonymous.
-func optionalAuth(v auth.Verifier) func(http.Handler) http.Handler {
-	require := auth.Require(v, auth.Viewer)
-	return func(next http.Handler) http.Handler {
-		checked := require(next)
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Header.Get("Authorization") == "" {
-				next.ServeHTTP(w, r)
-				return
-			}
-			checked.ServeHTTP(w, r)
-		})
-	}
-}
-
 // authenticated reports whether r carries a verified principal.
 func authenticated(r *http.Request) bool {
 	_, ok := auth.FromContext(r.Context())

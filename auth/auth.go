@@ -164,14 +164,16 @@ func (s *Store) Create(ctx context.Context, o CreateOptions) (NewToken, error) {
 		exp = sql.NullInt64{Int64: p.ExpiresAt.UnixMilli(), Valid: true}
 	}
 	_, err := s.db.SQL().ExecContext(ctx, `INSERT INTO auth_tokens (id, hash, role, team, grid, name, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		id, hash(tok), string(o.Role), o.Team, p.Grid, o.Name, now.UnixMilli(), exp)
+		id, Hash(tok), string(o.Role), o.Team, p.Grid, o.Name, now.UnixMilli(), exp)
 	if err != nil {
 		return NewToken{}, fmt.Errorf("create token: %w", err)
 	}
 	return NewToken{Token: tok, Principal: p}, nil
 }
 
-func hash(tok string) string {
+// Hash is what is stored of a secret token in place of the token: its
+// SHA-256 in hex, 64 characters. Tokens are random, so no salt is needed.
+func Hash(tok string) string {
 	h := sha256.Sum256([]byte(tok))
 	return hex.EncodeToString(h[:])
 }
@@ -182,7 +184,7 @@ func (s *Store) Verify(ctx context.Context, tok string) (Principal, error) {
 	if !strings.HasPrefix(tok, Prefix) || len(tok) > 200 {
 		return Principal{}, ErrUnknown
 	}
-	h := hash(tok)
+	h := Hash(tok)
 	var (
 		p        Principal
 		role     string

@@ -26,6 +26,24 @@ func WithPrincipal(ctx context.Context, p Principal) context.Context {
 	return context.WithValue(ctx, ctxKey{}, p)
 }
 
+// Optional returns middleware for routes open to anyone that show more to
+// a principal: a request without an Authorization header passes as
+// anonymous; one with a header passes only with a valid token (of any
+// role), as Require checks it, and carries its principal.
+func Optional(v Verifier) func(http.Handler) http.Handler {
+	require := Require(v, Viewer)
+	return func(next http.Handler) http.Handler {
+		checked := require(next)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Authorization") == "" {
+				next.ServeHTTP(w, r)
+				return
+			}
+			checked.ServeHTTP(w, r)
+		})
+	}
+}
+
 // Require returns middleware that lets a request through only with a bearer
 // token of at least role min. A missing, unknown, expired or revoked token
 // is 401, a role too small 403, both as application/problem+json (RFC

@@ -12,6 +12,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/envmon/envmon/auth"
 	"github.com/envmon/envmon/db"
 )
 
@@ -155,7 +156,7 @@ func (s *Service) Submit(ctx context.Context, c Complaint) (Receipt, error) {
 		rc.CaseID = caseID
 		if _, err := tx.ExecContext(ctx, `INSERT INTO cases_complainants (id, token_hash, case_id, channel, category, name_enc, phone_enc, email_enc, phone_hash, public_name, description, lat, lon, received_at, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-			reqID, tokenHash(token), caseID, c.Channel, c.Category, seal(c.Name, "name"), seal(c.Phone, "phone"), seal(c.Email, "email"), keys.PhoneHash(c.Phone),
+			reqID, auth.Hash(token), caseID, c.Channel, c.Category, seal(c.Name, "name"), seal(c.Phone, "phone"), seal(c.Email, "email"), keys.PhoneHash(c.Phone),
 			b2i(c.PublicName), desc, nullF(c.Lat), nullF(c.Lon), ms(c.ReceivedAt), ms(now)); err != nil {
 			return err
 		}

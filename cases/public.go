@@ -2,16 +2,15 @@ package cases
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/subtle"
 	"database/sql"
-	"encoding/hex"
 	"fmt"
 	"math"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/envmon/envmon/auth"
 	"github.com/envmon/envmon/db"
 )
 
@@ -154,7 +153,7 @@ func (s *Service) RequestOfToken(ctx context.Context, token string) (string, err
 	if token == "" || len(token) > maxToken {
 		return "", ErrNotFound
 	}
-	h := tokenHash(token)
+	h := auth.Hash(token)
 	var id, stored string
 	err := s.db.SQL().QueryRowContext(ctx, `SELECT id, token_hash FROM cases_complainants WHERE token_hash = $1`, h).Scan(&id, &stored)
 	if err == sql.ErrNoRows {
@@ -172,13 +171,6 @@ func (s *Service) RequestOfToken(ctx context.Context, token string) (string, err
 // maxToken bounds the tokens RequestOfToken hashes; Submit gives 24
 // characters.
 const maxToken = 200
-
-// tokenHash is what cases_complainants.token_hash holds of a token: its
-// SHA-256 in hex, 64 characters.
-func tokenHash(token string) string {
-	h := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(h[:])
-}
 
 // hashClearTokens replaces the tokens that rows written before migration
 // 2 hold in clear with their hash. SQLite has no SHA-256 in SQL, so this
@@ -206,7 +198,7 @@ func hashClearTokens(ctx context.Context, d *db.DB) error {
 			return err
 		}
 		for id, tok := range clear {
-			if _, err := tx.ExecContext(ctx, `UPDATE cases_complainants SET token_hash = $1 WHERE id = $2`, tokenHash(tok), id); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE cases_complainants SET token_hash = $1 WHERE id = $2`, auth.Hash(tok), id); err != nil {
 				return err
 			}
 		}
